@@ -1,0 +1,22 @@
+"""Options every command shares, so each command group declares them the same way."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The parent parser every subcommand inherits: `--home`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--home",
+        metavar="DIR",
+        help="the appliance home (default: $CUSTODY_HOME, else ~/.local/share/custody)",
+    )
+    return parent
+
+
+def json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document with stable keys"
+    )
