@@ -10,13 +10,11 @@ Caller mistakes (bugs) are `ValueError`/`TypeError` and are deliberately not par
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 
 class CustodyError(Exception):
     """Base of every expected failure. The CLI catches it in exactly one place."""
 
-    exit_code: ClassVar[int] = 3
+    exit_code: int = 3
 
     def __init__(self, message: str, *, kind: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -28,19 +26,19 @@ class CustodyError(Exception):
 class VerificationError(CustodyError):
     """Something was checked and did not hold: a shard, a set, a key, a signature, the log."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: int = 1
 
 
 class BadInputError(CustodyError):
     """Input that cannot be used at all: malformed, out of range, missing or unreadable."""
 
-    exit_code: ClassVar[int] = 3
+    exit_code: int = 3
 
 
 class StateError(CustodyError):
     """The appliance's own state or environment is not usable (home, log, tools)."""
 
-    exit_code: ClassVar[int] = 4
+    exit_code: int = 4
 
 
 class ShardFormatError(BadInputError):

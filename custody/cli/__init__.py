@@ -7,24 +7,29 @@ Rules every command follows:
   `--reveal-key` names it.
 - Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input, 4 appliance state or
   environment. An unexpected exception is a bug and keeps its traceback.
-- Domain modules are imported inside the handlers, so `custody --help` starts fast.
+- Domain modules are imported inside the handlers, so `custody --help` starts fast; for the
+  same reason only the chosen command's parser is built in full (each command module names
+  its top-level commands in `COMMANDS`, and the others get a one-line stub).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from custody import __version__
 from custody.cli import appliance, log, rehearse, shards, spike
 from custody.cli._output import report_error
 from custody.errors import CustodyError
 
+TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 _GROUPS = (rehearse, appliance, shards, spike, log)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="custody",
         description="Offline key custody for SPIKE root-key shards.",
@@ -33,14 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"custody {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((word for word in argv if not word.startswith("-")), None)
     for group in _GROUPS:
-        group.register(commands)
+        names: dict[str, str] | None = getattr(group, "COMMANDS", None)
+        if names is None or chosen in names:
+            group.register(commands)
+        else:
+            for name, summary in names.items():
+                commands.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(words).parse_args(words)
     try:
         exit_code: int = args.handler(args)
     except CustodyError as error:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def common_options() -> argparse.ArgumentParser:
     """The parent parser every subcommand inherits: `--home`."""
@@ -20,3 +24,10 @@ def json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document with stable keys"
     )
+
+
+def path_argument(text: str) -> Path:
+    """argparse `type=` for paths, importing pathlib only once a command runs."""
+    from pathlib import Path
+
+    return Path(text)

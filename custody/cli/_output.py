@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 from custody.errors import CustodyError
 
@@ -19,7 +17,9 @@ def warn(message: str) -> None:
     print(f"custody: warning: {message}", file=sys.stderr)
 
 
-def emit_json(document: Any) -> None:
+def emit_json(document: object) -> None:
+    import json
+
     json.dump(document, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from custody.cli._common import common_options
+from custody.cli._common import common_options, path_argument
 from custody.cli._output import emit_lines
 
+COMMANDS = {"rehearse": "run the full rehearsal on sample data"}
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rehearse = commands.add_parser(
         "rehearse", parents=[common_options()], help="run the full rehearsal on sample data"
     )
     rehearse.add_argument(
-        "--out", type=Path, metavar="DIR", help="an empty or new folder (default: a temporary one)"
+        "--out",
+        type=path_argument,
+        metavar="DIR",
+        help="an empty or new folder (default: a temporary one)",
     )
     rehearse.set_defaults(handler=run)
 

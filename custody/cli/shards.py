@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from custody.cli._common import common_options, json_option
+from custody.cli._common import common_options, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
 from custody.errors import InconsistentSetError, ShardSetError
 
+TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from custody.commitments import Commitments
     from custody.shardfiles import ShardFile
     from custody.shards import CollectedShards
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
-    group = commands.add_parser("shards", help="inspect, verify, commit, combine and split shards")
+COMMANDS = {"shards": "inspect, verify, commit, combine and split shards"}
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = commands.add_parser("shards", help=COMMANDS["shards"])
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
     common = [common_options()]
 
@@ -32,14 +37,16 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     verify = verbs.add_parser("verify", parents=common, help="prove shards are one consistent set")
     _paths(verify)
     _threshold(verify, required=False)
-    verify.add_argument("--commitments", type=Path, metavar="FILE", help="check each shard alone")
+    verify.add_argument(
+        "--commitments", type=path_argument, metavar="FILE", help="check each shard alone"
+    )
     json_option(verify)
     verify.set_defaults(handler=run_verify)
 
     commit = verbs.add_parser("commit", parents=common, help="write a set's public commitments")
     _paths(commit)
     _threshold(commit)
-    commit.add_argument("--out", type=Path, required=True, metavar="FILE")
+    commit.add_argument("--out", type=path_argument, required=True, metavar="FILE")
     json_option(commit)
     commit.set_defaults(handler=run_commit)
 
@@ -53,15 +60,21 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     split = verbs.add_parser("split", parents=common, help="write a SPIKE-format shard set")
     _threshold(split)
     split.add_argument("--shares", type=int, required=True, metavar="N", help="shards to make")
-    split.add_argument("--out", type=Path, required=True, metavar="DIR")
-    split.add_argument("--key-file", type=Path, metavar="FILE", help="64 hex digits; else fresh")
+    split.add_argument("--out", type=path_argument, required=True, metavar="DIR")
+    split.add_argument(
+        "--key-file", type=path_argument, metavar="FILE", help="64 hex digits; else fresh"
+    )
     json_option(split)
     split.set_defaults(handler=run_split)
 
 
 def _paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "paths", nargs="+", type=Path, metavar="PATH", help="shard files or folders of them"
+        "paths",
+        nargs="+",
+        type=path_argument,
+        metavar="PATH",
+        help="shard files or folders of them",
     )
 
 

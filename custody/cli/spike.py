@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from custody.cli._common import common_options, json_option
+from custody.cli._common import common_options, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
 
+COMMANDS = {"spike": "check shards against SPIKE's own files"}
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
-    group = commands.add_parser("spike", help="check shards against SPIKE's own files")
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = commands.add_parser("spike", help=COMMANDS["spike"])
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
     check = verbs.add_parser(
         "check-db", parents=[common_options()], help="check a spike.db backup against shards"
     )
-    check.add_argument("--db", type=Path, required=True, metavar="PATH", help="the spike.db backup")
     check.add_argument(
-        "paths", nargs="+", type=Path, metavar="SHARDS", help="shard files or folders"
+        "--db", type=path_argument, required=True, metavar="PATH", help="the spike.db backup"
+    )
+    check.add_argument(
+        "paths", nargs="+", type=path_argument, metavar="SHARDS", help="shard files or folders"
     )
     check.add_argument("--threshold", type=int, required=True, metavar="T")
     json_option(check)
