@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from custody import __version__
-from custody.cli import appliance, log, rehearse, shards, spike
+from custody.cli import appliance, log, media, rehearse, shards, spike
 from custody.cli._output import report_error
 from custody.errors import CustodyError
 
@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_GROUPS = (rehearse, appliance, shards, spike, log)
+_GROUPS = (rehearse, appliance, shards, spike, media, log)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
