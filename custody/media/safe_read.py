@@ -55,15 +55,17 @@ def open_folder(path: Path) -> Iterator[int]:
     fd = os.open("/", _OPEN_FOLDER)
     try:
         for part in absolute.parts[1:]:
-            fd = _step_into(fd, part, absolute)
+            child = _open_child(fd, part, absolute)
+            os.close(fd)
+            fd = child
         yield fd
     finally:
         os.close(fd)
 
 
-def _step_into(parent_fd: int, part: str, whole: Path) -> int:
+def _open_child(parent_fd: int, part: str, whole: Path) -> int:
     try:
-        child = os.open(part, _OPEN_FOLDER, dir_fd=parent_fd)
+        return os.open(part, _OPEN_FOLDER, dir_fd=parent_fd)
     except OSError as error:
         raise MediaReadError(
             f"{shown(str(whole))}: cannot open the folder component {shown(part)!r} "
@@ -71,9 +73,6 @@ def _step_into(parent_fd: int, part: str, whole: Path) -> int:
             kind="folder-unreadable",
             hint="Name the real folder, not a link to it.",
         ) from None
-    finally:
-        os.close(parent_fd)
-    return child
 
 
 def list_folder(folder_fd: int, where: str, *, max_entries: int = MAX_ENTRIES) -> FolderListing:

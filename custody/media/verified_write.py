@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from custody.media.errors import MediaWriteError
+from custody.media.errors import MediaReadError, MediaWriteError
 from custody.media.safe_read import open_folder, shown
 
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -53,14 +53,18 @@ def write_verified(folder: Path, name: str, data: bytes, *, mode: int = 0o600) -
     temporary = f".{name}.custody-tmp"
     try:
         with open_folder(folder) as folder_fd:
-            _write_temporary(folder_fd, temporary, data, mode)
             try:
+                _write_temporary(folder_fd, temporary, data, mode)
                 _move_into_place(folder_fd, temporary, name)
                 os.fsync(folder_fd)
                 found = _read_back_digest(folder_fd, name)
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary, dir_fd=folder_fd)
+    except MediaReadError as error:
+        raise MediaWriteError(
+            f"{shown(str(target))}: not written: {error.message}", kind="media-failed"
+        ) from None
     except OSError as error:
         raise _write_error(target, error) from None
     if found != expected:
