@@ -53,6 +53,8 @@ class MediaDevice:
     fs_type: str
     label: str
     uuid: str
+    partition_table: str
+    """`dos`, `gpt` … when the device holds partitions rather than a filesystem."""
     mountpoints: tuple[str, ...]
     system: bool
     """Holds a filesystem the running system uses: never mounted or written by custody."""
@@ -108,6 +110,7 @@ def describe(
         fs_type=filesystem.get("TYPE", props.get("ID_FS_TYPE", "")),
         label=filesystem.get("LABEL", props.get("ID_FS_LABEL", "")),
         uuid=filesystem.get("UUID", props.get("ID_FS_UUID", "")),
+        partition_table=filesystem.get("PTTYPE", props.get("ID_PART_TABLE_TYPE", "")),
         mountpoints=tuple(m.mountpoint for m in mounts if m.device_number == disk_number),
         system=disk_number in system_devices or (record.parent_node or "") in system_devices,
         content_digest=digest(record.node) if kind in REMOVABLE_KINDS else None,

@@ -18,7 +18,7 @@ from typing import Final
 
 from custody.atomicfile import make_private_directory
 from custody.media.devices import SUPPORTED_FILESYSTEMS, MediaDevice
-from custody.media.discovery import find_device
+from custody.media.discovery import list_media
 from custody.media.errors import MediaError
 from custody.media.probe import read_mounts, run_mount, run_unmount
 
@@ -85,7 +85,9 @@ def _mountable_device(node: Path) -> MediaDevice:
         raise MediaError(f"{node}: no such device ({error.strerror}).", kind="no-device") from None
     if not stat.S_ISBLK(mode):
         raise MediaError(f"{node}: not a block device.", kind="no-device")
-    device = find_device(node)
+    wanted = os.path.realpath(node)
+    attached = list_media()
+    device = next((d for d in attached if os.path.realpath(d.node) == wanted), None)
     if device is None or not device.removable:
         raise MediaError(
             f"{node}: not removable media; custody mounts only USB sticks, card readers and "
@@ -93,7 +95,20 @@ def _mountable_device(node: Path) -> MediaDevice:
             kind="not-removable",
         )
     _refuse_unsuitable(device)
+    _refuse_lookalike_media(device, attached)
     return device
+
+
+def _refuse_lookalike_media(device: MediaDevice, attached: tuple[MediaDevice, ...]) -> None:
+    # Two media with one filesystem UUID are copies of each other (or one fakes the other):
+    # the operator could not tell which one custody read, so neither is mounted.
+    twins = [d.node for d in attached if d.uuid and d.uuid == device.uuid and d.node != device.node]
+    if twins:
+        raise MediaError(
+            f"{device.node}: {', '.join(twins)} carries the same filesystem UUID {device.uuid}.",
+            kind="ambiguous-media",
+            hint="Attach one at a time; check its content digest in `custody media list`.",
+        )
 
 
 def _refuse_unsuitable(device: MediaDevice) -> None:
@@ -107,6 +122,8 @@ def _refuse_unsuitable(device: MediaDevice) -> None:
         )
     if device.fs_type not in SUPPORTED_FILESYSTEMS:
         seen = device.fs_type or "no filesystem custody recognises"
+        if device.partition_table:
+            seen = f"a {device.partition_table} partition table, not a filesystem"
         raise MediaError(
             f"{device.node}: {seen}; custody mounts only {', '.join(SUPPORTED_FILESYSTEMS)}.",
             kind="unsupported-media",
