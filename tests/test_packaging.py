@@ -35,5 +35,7 @@ def test_wheel_carries_the_rehearsal_sample_and_type_marker(tmp_path: Path) -> N
         "custody/sample/recover/spike.recovery.1.txt",
         "custody/sample/recover/spike.recovery.2.txt",
         "custody/sample/recover/spike.recovery.3.txt",
+        "custody/paper/templates/custodian-sheet.toml",
+        "custody/paper/templates/summary-sheet.toml",
     } <= names
     assert not any(name.startswith("tests/") for name in names)
