@@ -3,7 +3,11 @@
 The full form is the point's compressed encoding in lowercase hex (66 characters). The short
 form is what people compare aloud or type: 15 Crockford base32 characters taken from
 SHA-256 over a domain tag and the point, then one check character, in four groups of four,
-for example `7K2M-QF9T-3XAC-P0ZH`. It is never the key and says nothing about it.
+for example `WRTA-72KX-4HS5-G577`. It is never the key and says nothing about it.
+
+The check character is a weighted sum over GF(32), not a hash: a hash-derived check misses
+one mistyped character in 32, while distinct non-zero weights in a field catch every single
+substitution and every swap of two neighbouring characters.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Final
 from custody.curve import POINT_BYTES
 
 _SHORT_TAG: Final = b"custody root-key fingerprint v1\x00"
-_CHECK_TAG: Final = b"custody fingerprint check v1\x00"
 _RFC4648: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _CROCKFORD: Final = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD: Final = bytes.maketrans(_RFC4648, _CROCKFORD)
+_GF32_MODULUS: Final = 0b100101
+"""x^5 + x^2 + 1, primitive: x has order 31, so x^1 .. x^15 are distinct and non-zero."""
 _SHORT_FORM: Final = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}")
 
 
@@ -30,7 +35,17 @@ def crockford_base32(data: bytes) -> str:
 
 
 def _check_character(body: str) -> str:
-    return crockford_base32(hashlib.sha256(_CHECK_TAG + body.encode("ascii")).digest())[0]
+    # sum_i v_i * x^(15-i) in GF(32), by Horner. A substitution adds d * x^k with d != 0;
+    # a swap of neighbours adds (a ^ b) * x^k * (1 ^ x); neither product is zero in a field.
+    check = 0
+    for character in body.encode("ascii"):
+        check = _times_x(check ^ _CROCKFORD.index(character))
+    return chr(_CROCKFORD[check])
+
+
+def _times_x(value: int) -> int:
+    value <<= 1
+    return value ^ _GF32_MODULUS if value & 0b100000 else value
 
 
 @dataclass(frozen=True, slots=True)

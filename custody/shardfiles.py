@@ -8,6 +8,7 @@ before it is read. Problems are collected per file, so the operator sees all of 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -74,8 +75,7 @@ def load_shard_file(path: Path) -> ShardFile:
     named_id = id_from_file_name(path.name)
     if named_id is not None and named_id != parsed.shard.id:
         raise ShardFormatError(
-            f"{path}: the file name says shard {named_id} but the content says "
-            f"shard {parsed.shard.id}.",
+            f"{path}: line 1 says shard {parsed.shard.id} but the file name says shard {named_id}.",
             kind="id-mismatch",
             hint="A renamed shard file rebuilds a wrong key; find the file's real name.",
         )
@@ -122,6 +122,13 @@ def read_small_regular_file(path: Path, limit: int) -> bytes:
     try:
         fd = os.open(path, flags)
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            # O_NOFOLLOW's answer for a link: the link's target is never opened.
+            raise BadInputError(
+                f"{path}: a symbolic link; custody reads only regular files, never links.",
+                kind="not-a-regular-file",
+                hint="Copy the file itself onto the medium, not a link to it.",
+            ) from None
         raise BadInputError(
             f"{path}: cannot open it ({error.strerror}; links are not followed).",
             kind="unreadable",

@@ -67,7 +67,7 @@ def check_spike_db(path: Path, root_key: bytes) -> DbCheck:
     digest = _inspect_file(path)
     with _open_immutable(path) as connection:
         integrity = _integrity(connection, path)
-        checked, decrypted = _count_decryptable(connection, path, AESGCM(root_key))
+        checked, decrypted = _count_decryptable(connection, path, AESGCM(root_key), integrity)
     if checked == 0:
         raise SpikeDbError(
             f"{path}: the database holds no encrypted rows, so nothing in it can prove a key.",
@@ -92,16 +92,24 @@ def _inspect_file(path: Path) -> str:
             f"{path}: cannot open it ({error.strerror}; links are not followed).",
             kind="db-unreadable",
         ) from None
+    # fstat before fdopen: opening a folder's descriptor as a file object raises at once.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SpikeDbError(f"{path}: not a regular file.", kind="db-unreadable")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SpikeDbError(f"{path}: not a regular file.", kind="db-unreadable")
-        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+        try:
+            magic = handle.read(len(SQLITE_MAGIC))
+            if magic == SQLITE_MAGIC:
+                _refuse_if_locked(fd, path)
+                handle.seek(0)
+                return hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as error:
             raise SpikeDbError(
-                f"{path}: not an SQLite database, so not a spike.db backup.", kind="not-spike-db"
-            )
-        _refuse_if_locked(fd, path)
-        handle.seek(0)
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+                f"{path}: cannot read it ({error.strerror}).", kind="db-unreadable"
+            ) from None
+    raise SpikeDbError(
+        f"{path}: not an SQLite database, so not a spike.db backup.", kind="not-spike-db"
+    )
 
 
 def _refuse_if_locked(fd: int, path: Path) -> None:
@@ -146,13 +154,19 @@ def _integrity(connection: sqlite3.Connection, path: Path) -> str:
 
 
 def _count_decryptable(
-    connection: sqlite3.Connection, path: Path, cipher: AESGCM
+    connection: sqlite3.Connection, path: Path, cipher: AESGCM, integrity: str
 ) -> tuple[int, int]:
     try:
         secrets = connection.execute("SELECT nonce, encrypted_data FROM secrets").fetchall()
         columns = ", ".join(name for name, _ in METADATA_FIELDS)
         metadata = connection.execute(f"SELECT nonce, {columns} FROM secret_metadata").fetchall()  # noqa: S608
     except sqlite3.DatabaseError as error:
+        # Damage can surface here rather than in integrity_check (or garble the schema into
+        # a missing column): only an intact file without SPIKE's tables is "not SPIKE's".
+        if integrity != "ok" or error.sqlite_errorname == "SQLITE_CORRUPT":
+            raise SpikeDbError(
+                f"{path}: the database is corrupt ({error}).", kind="corrupt-db"
+            ) from None
         raise SpikeDbError(
             f"{path}: not a SPIKE database (no secrets or secret_metadata table: {error}).",
             kind="not-spike-db",

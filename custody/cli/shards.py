@@ -7,7 +7,7 @@ import sys
 
 from custody.cli._common import common_options, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
-from custody.errors import InconsistentSetError, ShardSetError
+from custody.errors import InconsistentSetError, ShardSetError, VerificationError
 
 TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--commitments", type=path_argument, metavar="FILE", help="check each shard alone"
     )
     json_option(verify)
-    verify.set_defaults(handler=run_verify)
+    verify.set_defaults(handler=run_verify, parser=verify)
 
     commit = verbs.add_parser("commit", parents=common, help="write a set's public commitments")
     _paths(commit)
@@ -53,6 +53,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     combine = verbs.add_parser("combine", parents=common, help="rebuild the root key's fingerprint")
     _paths(combine)
     _threshold(combine)
+    combine.add_argument(
+        "--commitments",
+        type=path_argument,
+        metavar="FILE",
+        help="check every shard against the set's commitments first",
+    )
     combine.add_argument("--reveal-key", action="store_true", help="also print the root key (hex)")
     json_option(combine)
     combine.set_defaults(handler=run_combine)
@@ -140,13 +146,12 @@ def _inspect_row(shard_file: ShardFile) -> dict[str, Any]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.threshold is None and args.commitments is None:
+        # A usage mistake argparse cannot express ("at least one of"): exit 2 like the others.
+        args.parser.error("needs --threshold T or --commitments FILE (or both)")
     collected = _load(args.paths)
     if args.commitments is not None:
         return _verify_against_commitments(args, collected)
-    if args.threshold is None:
-        raise ShardSetError(
-            "shards verify needs --threshold T or --commitments FILE.", kind="usage"
-        )
     return _verify_consistency(args, collected)
 
 
@@ -182,13 +187,7 @@ def _verify_consistency(args: argparse.Namespace, collected: CollectedShards) ->
 def _verify_against_commitments(args: argparse.Namespace, collected: CollectedShards) -> int:
     from custody.commitments import find_bad_shards
 
-    commitments = _load_commitments(args.commitments)
-    if args.threshold is not None and args.threshold != commitments.threshold:
-        raise ShardSetError(
-            f"--threshold {args.threshold} disagrees with {args.commitments}, "
-            f"which records threshold {commitments.threshold}.",
-            kind="threshold-mismatch",
-        )
+    commitments = _load_commitments(args)
     bad_ids = find_bad_shards(collected.shards, commitments)
     fingerprint = commitments.fingerprint
     if args.json:
@@ -228,11 +227,22 @@ def _verify_document(
     }
 
 
-def _load_commitments(path: Path) -> Commitments:
+def _load_commitments(args: argparse.Namespace) -> Commitments:
+    """The --commitments document, refused when --threshold (if given) disagrees with it."""
     from custody.formats.commitments import MAX_DOCUMENT_BYTES, parse_commitments
     from custody.shardfiles import read_small_regular_file
 
-    return parse_commitments(read_small_regular_file(path, MAX_DOCUMENT_BYTES), source=str(path))
+    path: Path = args.commitments
+    commitments = parse_commitments(
+        read_small_regular_file(path, MAX_DOCUMENT_BYTES), source=str(path)
+    )
+    if args.threshold is not None and args.threshold != commitments.threshold:
+        raise ShardSetError(
+            f"--threshold {args.threshold} disagrees with {path}, "
+            f"which records threshold {commitments.threshold}.",
+            kind="threshold-mismatch",
+        )
+    return commitments
 
 
 def run_commit(args: argparse.Namespace) -> int:
@@ -269,8 +279,25 @@ def run_combine(args: argparse.Namespace) -> int:
     from custody.shamir import fit_polynomial
 
     collected = _load(args.paths)
+    commitments = None
+    if args.commitments is not None:
+        commitments = _load_commitments(args)
+        _refuse_uncommitted_shards(collected, commitments, args.commitments)
+    elif len(collected.shards) == args.threshold:
+        warn(
+            "exactly threshold shards always fit one polynomial: nothing shows that they belong "
+            "together, and a damaged or forged shard rebuilds a wrong key. "
+            "Check them first with --commitments FILE."
+        )
     polynomial = fit_polynomial(collected.shards, args.threshold)
     fingerprint = fingerprint_of(polynomial.secret)
+    if commitments is not None and fingerprint != commitments.fingerprint:
+        # Cannot happen when every shard verified; checked anyway, because a wrong key shown
+        # to a cheating custodian would let them compute the real one.
+        raise VerificationError(
+            f"the rebuilt key's fingerprint differs from {args.commitments}; nothing is shown.",
+            kind="key-check-failed",
+        )
     key_hex = polynomial.secret.to_bytes(32, "big").hex() if args.reveal_key else None
     if args.json:
         document: dict[str, Any] = {
@@ -287,6 +314,24 @@ def run_combine(args: argparse.Namespace) -> int:
         if key_hex is not None:
             emit_lines(f"root key: {key_hex}")
     return 0
+
+
+def _refuse_uncommitted_shards(
+    collected: CollectedShards, commitments: Commitments, source: Path
+) -> None:
+    """Check every shard alone before anything is combined (B05: exactly t shards carry no
+    integrity signal of their own)."""
+    from custody.commitments import find_bad_shards
+
+    bad_ids = find_bad_shards(collected.shards, commitments)
+    if bad_ids:
+        names = ", ".join(str(i) for i in bad_ids)
+        raise InconsistentSetError(
+            f"shard(s) {names} do not match {source}: nothing was combined.",
+            kind="shard-mismatch",
+            bad_ids=bad_ids,
+            hint="Set the named shard(s) aside and use other custodians' shards.",
+        )
 
 
 def run_split(args: argparse.Namespace) -> int:

@@ -43,12 +43,19 @@ def parse_commitments(data: bytes, *, source: str) -> Commitments:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise _error(source, f"is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+        document = json.loads(
+            data.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_repeats
+        )
+    except RecursionError:
+        # Deep nesting exhausts the decoder's stack; no commitments document nests deeply.
+        raise _error(source, "is not valid JSON (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise _error(source, f"is not valid JSON ({error})") from None
     if not isinstance(document, dict) or set(document) not in (_KEYS, _KEYS_WITH_SHORT):
         raise _error(source, f"must be a JSON object with exactly the keys {sorted(_KEYS)}")
-    if document["format"] != FORMAT or document["version"] != VERSION:
+    # `1.0 == True == 1` in Python: the version must be the integer itself, not an equal value.
+    version = document["version"]
+    if document["format"] != FORMAT or not _is_int(version) or version != VERSION:
         raise _error(source, f"is not a {FORMAT} version {VERSION} document")
     if document["curve"] != "P-256":
         raise _error(source, "names a curve other than P-256")
@@ -77,8 +84,10 @@ def _build(document: dict[str, Any], source: str) -> Commitments:
 def _check_fingerprint(document: dict[str, Any], commitments: Commitments, source: str) -> None:
     if document["fingerprint"] != commitments.fingerprint.hex:
         raise _error(source, "has a fingerprint that is not its first commitment")
-    short = document.get("fingerprint_short")
-    if short is not None and short != commitments.fingerprint.short:
+    # Optional means absent: a null is a second spelling of "absent" and is refused.
+    if "fingerprint_short" in document and (
+        document["fingerprint_short"] != commitments.fingerprint.short
+    ):
         raise _error(source, "has a short fingerprint that does not match its fingerprint")
 
 
@@ -99,6 +108,15 @@ def _is_int(value: object) -> bool:
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # JSON readers disagree on which of two equal keys wins, so a document with a repeated
+    # key could show one set to a person and another to custody.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a key is repeated")
+    return document
 
 
 def _error(source: str, problem: str) -> CommitmentsError:

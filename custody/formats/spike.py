@@ -68,6 +68,7 @@ def parse_shard_text(data: bytes, *, source: str) -> ParsedShard:
     raw_id, raw_value = text[len(PREFIX) :].split(b":")
     shard_id = _parse_id(raw_id, where)
     value, encoding, value_notes = _parse_value(raw_value, where)
+    _check_value_range(value, shard_id, where)
     shard = Shard(id=shard_id, value=value, source=source)
     return ParsedShard(shard=shard, encoding=encoding, notes=notes + value_notes)
 
@@ -109,8 +110,8 @@ def _parse_id(raw_id: bytes, where: str) -> int:
     if _PLAIN_ID.fullmatch(raw_id) and int(raw_id) <= MAX_SHARD_ID:
         return int(raw_id)
     if not _DECIMAL.fullmatch(raw_id):
-        shown = raw_id[:12].decode("ascii", "replace")
-        return _refuse_id(where, f"the id {shown!r} is not a decimal number")
+        # The text is not echoed: with the fields swapped it would be part of the value.
+        return _refuse_id(where, "the id is not a plain decimal number (digits 0-9 only)")
     if raw_id.startswith(b"0") and raw_id.strip(b"0"):
         return _refuse_id(where, "the id has leading zeros; SPIKE writes it as a plain decimal")
     return _refuse_id(where, f"the id is outside 1..{MAX_SHARD_ID}")
@@ -133,6 +134,23 @@ def _parse_value(raw: bytes, where: str) -> tuple[int, Encoding, tuple[str, ...]
             where, f"has a value of {len(raw)} hex digits; a SPIKE shard has 64", "bad-shard-length"
         )
     raise _error(where, "has a value with characters that are not hex digits", "bad-hex")
+
+
+def _check_value_range(value: int, shard_id: int, where: str) -> None:
+    # Shard checks this too; checking here first lets the message name the file's line.
+    if value == 0:
+        raise _error(
+            where,
+            f"gives shard {shard_id} the value zero, which no SPIKE split produces",
+            "zero-shard",
+        )
+    if value >= N:
+        raise _error(
+            where,
+            f"gives shard {shard_id} a value that is not below the P-256 order; "
+            "custody never reduces a value silently",
+            "non-canonical-scalar",
+        )
 
 
 def _error(where: str, problem: str, kind: str) -> ShardFormatError:
