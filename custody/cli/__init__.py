@@ -18,7 +18,17 @@ import argparse
 import sys
 
 from custody import __version__
-from custody.cli import appliance, log, media, rehearse, shards, spike
+from custody.cli import (
+    appliance,
+    custodian,
+    log,
+    media,
+    packet,
+    paper,
+    rehearse,
+    shards,
+    spike,
+)
 from custody.cli._output import report_error
 from custody.errors import CustodyError
 
@@ -26,7 +36,7 @@ TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_GROUPS = (rehearse, appliance, shards, spike, media, log)
+_GROUPS = (rehearse, appliance, shards, spike, custodian, packet, media, paper, log)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
