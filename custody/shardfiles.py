@@ -1,18 +1,19 @@
 """Loading SPIKE shard files from paths the operator names: files, or folders of them.
 
-A folder contributes its `spike.recovery.<id>.txt` entries (one level, bounded); a file is
-taken whatever its name, but when its name carries an id, the content must carry the same.
-Every file is opened without following links, must be a regular file, and is size-checked
-before it is read. Problems are collected per file, so the operator sees all of them at once.
+All reading goes through `custody.media.safe_read`: no link is followed anywhere on the
+path, a file must be a regular, singly linked file, and its size is checked before it is read.
+
+A folder contributes its exactly named `spike.recovery.<id>.txt` entries (one level,
+bounded). An entry that is named like a shard but is not a plain file (a link, a FIFO, a
+device, a hard link, a giant file) or whose name only looks like a shard's is a trap: it is
+never opened for reading, and is reported as skipped while the genuine files are taken. A
+file named explicitly is taken whatever its name; every problem with it refuses the load.
+When a name carries an id, the content must carry the same.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import os
-import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -27,9 +28,12 @@ from custody.formats.spike import (
     parse_shard_text,
     shard_file_name,
 )
+from custody.media.errors import MediaReadError
+from custody.media.safe_read import list_folder, open_folder, read_file, select_names, shown
 from custody.shards import CollectedShards, Shard, collect_shards
 
 MAX_FOLDER_ENTRIES: Final = 10_000
+TRAP_KINDS: Final = frozenset({"not-a-regular-file", "hard-linked", "file-too-large"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,9 @@ class FileProblem:
 class LoadedShards:
     files: tuple[ShardFile, ...]
     problems: tuple[FileProblem, ...]
+    """Files that refuse the load: damaged shards, unreadable files named explicitly."""
+    skipped: tuple[FileProblem, ...] = ()
+    """Traps in a folder, never read: reported, and the genuine files are still taken."""
 
     def collect(self) -> CollectedShards:
         """The shards by id, after refusing the load if any file had a problem."""
@@ -61,17 +68,50 @@ class LoadedShards:
 def load_shard_files(paths: Sequence[Path]) -> LoadedShards:
     files: list[ShardFile] = []
     problems: list[FileProblem] = []
-    for path in _expand(paths):
+    skipped: list[FileProblem] = []
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            _load_folder(path, files, problems, skipped)
+            continue
         try:
             files.append(load_shard_file(path))
         except CustodyError as error:
             problems.append(FileProblem(path, error))
-    return LoadedShards(files=tuple(files), problems=tuple(problems))
+    return LoadedShards(files=tuple(files), problems=tuple(problems), skipped=tuple(skipped))
 
 
 def load_shard_file(path: Path) -> ShardFile:
-    data = read_small_regular_file(path, MAX_SHARD_FILE_BYTES)
-    parsed = parse_shard_text(data, source=str(path))
+    with open_folder(path.parent) as folder_fd:
+        return _load_entry(folder_fd, path)
+
+
+def _load_folder(
+    folder: Path, files: list[ShardFile], problems: list[FileProblem], skipped: list[FileProblem]
+) -> None:
+    where = shown(str(folder))
+    with open_folder(folder) as folder_fd:
+        listing = list_folder(folder_fd, where, max_entries=MAX_FOLDER_ENTRIES)
+        names, lookalikes = select_names(listing, _is_shard_name, where)
+        for name in lookalikes:
+            skipped.append(FileProblem(folder / name, _lookalike(folder, name)))
+        if not names:
+            raise BadInputError(
+                f"{folder}: no spike.recovery.<id>.txt files in it.",
+                kind="no-shard-files",
+                hint="Name the shard files, or the folder `spike operator recover` wrote.",
+            )
+        for name in sorted(names, key=lambda n: id_from_file_name(n) or 0):
+            try:
+                files.append(_load_entry(folder_fd, folder / name))
+            except CustodyError as error:
+                (skipped if error.kind in TRAP_KINDS else problems).append(
+                    FileProblem(folder / name, error)
+                )
+
+
+def _load_entry(folder_fd: int, path: Path) -> ShardFile:
+    read = read_file(folder_fd, path.name, shown(str(path.parent)), max_bytes=MAX_SHARD_FILE_BYTES)
+    parsed = parse_shard_text(read.data, source=str(path))
     named_id = id_from_file_name(path.name)
     if named_id is not None and named_id != parsed.shard.id:
         raise ShardFormatError(
@@ -79,79 +119,24 @@ def load_shard_file(path: Path) -> ShardFile:
             kind="id-mismatch",
             hint="A renamed shard file rebuilds a wrong key; find the file's real name.",
         )
-    return ShardFile(path=path, file_sha256=hashlib.sha256(data).hexdigest(), parsed=parsed)
+    return ShardFile(path=path, file_sha256=read.sha256, parsed=parsed)
 
 
-def _expand(paths: Sequence[Path]) -> Iterable[Path]:
-    for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            yield from _shard_files_in(path)
-        else:
-            yield path
+def _is_shard_name(name: str) -> bool:
+    return id_from_file_name(name) is not None
 
 
-def _shard_files_in(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    try:
-        with os.scandir(folder) as entries:
-            for count, entry in enumerate(entries):
-                if count >= MAX_FOLDER_ENTRIES:
-                    raise BadInputError(
-                        f"{folder}: more than {MAX_FOLDER_ENTRIES} entries; refusing to list it.",
-                        kind="too-many-entries",
-                    )
-                if id_from_file_name(entry.name) is not None:
-                    found.append(folder / entry.name)
-    except OSError as error:
-        raise BadInputError(
-            f"{folder}: cannot list it ({error.strerror}).", kind="unreadable"
-        ) from None
-    if not found:
-        raise BadInputError(
-            f"{folder}: no spike.recovery.<id>.txt files in it.",
-            kind="no-shard-files",
-            hint="Name the shard files themselves, or the folder `spike operator recover` wrote.",
-        )
-    return sorted(found, key=lambda p: id_from_file_name(p.name) or 0)
+def _lookalike(folder: Path, name: str) -> MediaReadError:
+    return MediaReadError(
+        f"{shown(str(folder / name))}: named like a shard file but not exactly; not read.",
+        kind="lookalike-name",
+    )
 
 
 def read_small_regular_file(path: Path, limit: int) -> bytes:
-    # O_NOFOLLOW refuses a link in the last component; O_NONBLOCK keeps a FIFO from hanging
-    # the open; fstat on the opened descriptor decides, so nothing can be swapped in between.
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            # O_NOFOLLOW's answer for a link: the link's target is never opened.
-            raise BadInputError(
-                f"{path}: a symbolic link; custody reads only regular files, never links.",
-                kind="not-a-regular-file",
-                hint="Copy the file itself onto the medium, not a link to it.",
-            ) from None
-        raise BadInputError(
-            f"{path}: cannot open it ({error.strerror}; links are not followed).",
-            kind="unreadable",
-        ) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise BadInputError(f"{path}: not a regular file.", kind="not-a-regular-file")
-        if info.st_size > limit:
-            raise BadInputError(
-                f"{path}: {info.st_size} bytes, more than a shard file's {limit}.",
-                kind="file-too-large",
-            )
-        data = os.read(fd, limit + 1)
-    except OSError as error:
-        raise BadInputError(
-            f"{path}: cannot read it ({error.strerror}).", kind="unreadable"
-        ) from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise BadInputError(f"{path}: grew past {limit} bytes while read.", kind="file-too-large")
-    return data
+    """The bytes of one small regular file, read without following any link on its path."""
+    with open_folder(path.parent) as folder_fd:
+        return read_file(folder_fd, path.name, shown(str(path.parent)), max_bytes=limit).data
 
 
 def write_shard_files(folder: Path, shards: Sequence[Shard]) -> tuple[Path, ...]:

@@ -135,15 +135,44 @@ def test_c07_a_link_to_anything_is_refused_without_opening_it(tmp_path: Path, ta
     refused_file(link, "not-a-regular-file")
 
 
-def test_c07_a_folder_with_a_symlinked_shard_is_refused(tmp_path: Path) -> None:
+def test_c07_a_symlinked_shard_in_a_folder_is_skipped_and_never_read(tmp_path: Path) -> None:
     real = write_set(tmp_path / "real")
     folder = tmp_path / "stick"
     write_set(folder, SHARDS[:2])
     (folder / "spike.recovery.3.txt").symlink_to(real[2])
     loaded = load_shard_files([folder])
-    assert [p.error.kind for p in loaded.problems] == ["not-a-regular-file"]
-    with pytest.raises(BadInputError):
-        loaded.collect()
+    assert loaded.problems == ()
+    assert [p.error.kind for p in loaded.skipped] == ["not-a-regular-file"]
+    assert loaded.collect().ids == (1, 2)
+
+
+def test_a_folder_full_of_traps_yields_only_the_genuine_shards(tmp_path: Path) -> None:
+    folder = tmp_path / "stick"
+    genuine = write_set(folder, SHARDS[:2])
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_bytes(encode_shard_line(SHARDS[2]))
+    (folder / "spike.recovery.3.txt").symlink_to("/etc/shadow")
+    os.mkfifo(folder / "spike.recovery.4.txt")
+    with (folder / "spike.recovery.5.txt").open("wb") as handle:
+        handle.truncate(2 * 1024**3)
+    os.link(elsewhere, folder / "spike.recovery.6.txt")
+    (folder / "SPIKE.RECOVERY.7.TXT").write_bytes(b"spike:7:" + b"a" * 64)
+    (folder / "spike.recovery.8.txt\x1b[2J").write_bytes(b"x")
+    (folder / "..spike.recovery.9.txt").write_bytes(b"x")
+    (folder / "recover").symlink_to("/")
+    start = time.monotonic()
+    loaded = load_shard_files([folder])
+    assert time.monotonic() - start < 2
+    assert loaded.problems == ()
+    assert [f.path for f in loaded.files] == genuine
+    assert sorted(p.error.kind for p in loaded.skipped) == [
+        "file-too-large",
+        "hard-linked",
+        "lookalike-name",
+        "not-a-regular-file",
+        "not-a-regular-file",
+    ]
+    assert loaded.collect().ids == (1, 2)
 
 
 def test_c08_a_symlinked_folder_is_refused(tmp_path: Path) -> None:

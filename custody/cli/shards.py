@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from custody.commitments import Commitments
-    from custody.shardfiles import ShardFile
+    from custody.shardfiles import LoadedShards, ShardFile
     from custody.shards import CollectedShards
 
 
@@ -93,7 +93,14 @@ def _threshold(parser: argparse.ArgumentParser, *, required: bool = True) -> Non
 def _load(paths: list[Path]) -> CollectedShards:
     from custody.shardfiles import load_shard_files
 
-    collected = load_shard_files(paths).collect()
+    return collected_with_warnings(load_shard_files(paths))
+
+
+def collected_with_warnings(loaded: LoadedShards) -> CollectedShards:
+    """The shards of a load, after warning about every trap skipped and every exact copy."""
+    for skipped in loaded.skipped:
+        warn(f"skipped, never read: {skipped.error.message}")
+    collected = loaded.collect()
     for source in collected.duplicate_sources:
         warn(f"{source}: an exact copy of a shard already read; counted once.")
     return collected
@@ -113,15 +120,29 @@ def run_inspect(args: argparse.Namespace) -> int:
         collect_shards(f.parsed.shard for f in loaded.files)
     except ShardSetError as conflict:
         problems.append({"file": "", "kind": conflict.kind, "message": conflict.message})
+    skipped = [
+        {"file": str(p.path), "kind": p.error.kind, "message": p.error.message}
+        for p in loaded.skipped
+    ]
     ids = sorted({f.parsed.shard.id for f in loaded.files})
     if args.json:
-        emit_json({"shards": rows, "problems": problems, "ids": ids, "count": len(ids)})
+        emit_json(
+            {
+                "shards": rows,
+                "problems": problems,
+                "skipped": skipped,
+                "ids": ids,
+                "count": len(ids),
+            }
+        )
     else:
         for f, row in zip(loaded.files, rows, strict=True):
             notes = f"  ({'; '.join(f.parsed.notes)})" if f.parsed.notes else ""
             short_digest = str(row["digest"])[:23]
             emit_lines(f"{f.path}: shard {row['id']}, {row['format']}, {short_digest}{notes}")
         emit_lines(f"{len(ids)} distinct shard(s): ids {', '.join(map(str, ids)) or 'none'}")
+        for trap in skipped:
+            warn(f"skipped, never read: {trap['message']}")
         for problem in problems:
             print(f"custody: error: {problem['message']}", file=sys.stderr)
     return 3 if problems else 0

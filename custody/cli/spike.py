@@ -28,12 +28,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run_check_db(args: argparse.Namespace) -> int:
+    from custody.cli.shards import collected_with_warnings
     from custody.commitments import fingerprint_of
     from custody.shamir import fit_polynomial
     from custody.shardfiles import load_shard_files
     from custody.spikedb import check_spike_db
 
-    collected = load_shard_files(args.paths).collect()
+    collected = collected_with_warnings(load_shard_files(args.paths))
     polynomial = fit_polynomial(collected.shards, args.threshold)
     result = check_spike_db(args.db, polynomial.secret.to_bytes(32, "big"))
     fingerprint = fingerprint_of(polynomial.secret)

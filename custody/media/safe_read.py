@@ -120,9 +120,15 @@ def read_file(folder_fd: int, name: str, where: str, *, max_bytes: int) -> ReadF
     try:
         fd = os.open(name, _OPEN_FILE, dir_fd=folder_fd)
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            # O_NOFOLLOW's answer for a link: the link's target is never opened.
+            raise MediaReadError(
+                f"{label}: a symbolic link; custody reads only regular files, never links.",
+                kind="not-a-regular-file",
+                hint="Copy the file itself onto the medium, not a link to it.",
+            ) from None
         raise MediaReadError(
-            f"{label}: cannot open it ({error.strerror}; links are not followed).",
-            kind="not-a-regular-file" if error.errno == errno.ELOOP else "unreadable",
+            f"{label}: cannot open it ({error.strerror}).", kind="unreadable"
         ) from None
     try:
         data = _read_checked(fd, label, max_bytes)
