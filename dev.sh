@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
 # Debian packages custody's commands and tests run.
-APT_PACKAGES=(gnupg fonts-dejavu-core util-linux)
+APT_PACKAGES=(gnupg fonts-dejavu-core util-linux cups cups-client printer-driver-cups-pdf)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
