@@ -92,3 +92,19 @@ class PacketFormatError(BadInputError):
 
 class PacketMismatchError(VerificationError):
     """A packet that parses but is forged, tampered, or belongs to another ceremony or custodian."""
+
+
+class LogIntegrityError(VerificationError):
+    """The custody log or a checkpoint failed verification.
+
+    `kind` names what was found (`log-modified`, `log-deleted`, `log-reordered`,
+    `log-duplicated`, `log-truncated`, `log-forked`, `log-unknown-signer`, `log-torn-tail`,
+    `log-corrupt`, `checkpoint-bad-signature`); `seq` is the first entry that failed, where
+    there is one.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, seq: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, kind=kind, hint=hint)
+        self.seq = seq
