@@ -122,6 +122,47 @@ class Gpg:
             return result.data, status
         return None, status
 
+    def generate_throwaway_key(self, name: str, *, expire: str = "3y") -> str:
+        """A new ed25519/cv25519 key without passphrase, for rehearsals only; its fingerprint.
+
+        A real custodian's key is made on their own smartcard, never by custody.
+        """
+        spec = self._gpg.gen_key_input(
+            key_type="EDDSA", key_curve="ed25519", key_usage="sign",
+            subkey_type="ECDH", subkey_curve="cv25519", subkey_usage="encrypt",
+            name_real=name, expire_date=expire, no_protection=True,
+        )  # fmt: skip
+        result = self._gpg.gen_key(spec)
+        if not result.fingerprint:
+            raise _failure(f"generate a key for {name}", self.home, result)
+        return str(result.fingerprint)
+
+    def export_public(self, fingerprint: str) -> bytes:
+        data = self._gpg.export_keys(fingerprint, armor=True)
+        if not isinstance(data, str) or not data:
+            raise _failure(f"export {fingerprint}", self.home, data)
+        return data.encode("ascii")
+
+    def sign_detached(self, data: bytes, fingerprint: str) -> bytes:
+        """An armored detached signature over `data` by the secret key `fingerprint`."""
+        result = self._gpg.sign(data, keyid=fingerprint, detach=True, clearsign=False)
+        if result.returncode != 0 or not result.data:
+            raise _failure(f"sign with {fingerprint}", self.home, result)
+        signature: bytes = result.data
+        return signature
+
+    def verify_detached(self, data: bytes, signature: bytes) -> tuple[StatusLine, ...]:
+        """gpg's status lines for checking `signature` over `data`; the caller judges them."""
+        # python-gnupg takes a detached signature only as a file: one in this private home.
+        handle, path = tempfile.mkstemp(prefix="sig.", dir=self.home)
+        try:
+            with os.fdopen(handle, "wb") as sig_file:
+                sig_file.write(signature)
+            result = self._gpg.verify_data(path, data)
+        finally:
+            os.unlink(path)
+        return _status(result)
+
     @contextmanager
     def scratch(self) -> Iterator[Gpg]:
         """A throwaway home inside this one, for looking at keys that may be refused.
