@@ -106,13 +106,17 @@ def run_rehearsal(
     _expect(not wrong.key_matches, "the fresh set's key does not open the bundled spike.db")
     progress("the fresh set's key does not open the bundled spike.db, as it must not")
 
+    from custody.ceremonies.rehearsal import rehearse_ceremonies
+
+    ceremonies = rehearse_ceremonies(out, sample_db.parent, progress)
     return RehearsalReport(
         out=out,
         fingerprint_short=fingerprint.short,
         artifacts=(
-            ("shard files", intake),
-            ("commitments", commitments_file),
-            ("spike.db sample", sample_db),
+            ("fresh shard set", intake),
+            ("its commitments", commitments_file),
+            ("sample spike.db and its shards", sample_db.parent),
+            *ceremonies.artifacts,
         ),
     )
 

@@ -37,5 +37,9 @@ def test_wheel_carries_the_rehearsal_sample_and_type_marker(tmp_path: Path) -> N
         "custody/sample/recover/spike.recovery.3.txt",
         "custody/paper/templates/custodian-sheet.toml",
         "custody/paper/templates/summary-sheet.toml",
+        *(
+            f"custody/ceremonies/scripts/{name}.toml"
+            for name in ("intake", "restore", "drill", "checkin")
+        ),
     } <= names
     assert not any(name.startswith("tests/") for name in names)

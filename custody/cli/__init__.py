@@ -20,6 +20,7 @@ import sys
 from custody import __version__
 from custody.cli import (
     appliance,
+    ceremony,
     custodian,
     log,
     media,
@@ -36,7 +37,7 @@ TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_GROUPS = (rehearse, appliance, shards, spike, custodian, packet, media, paper, log)
+_GROUPS = (rehearse, appliance, ceremony, shards, spike, custodian, packet, media, paper, log)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:

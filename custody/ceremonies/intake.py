@@ -1,0 +1,307 @@
+"""The intake ceremony's actions: from plaintext shards on a stick to packets in custody.
+
+Each action is one step of `ceremony/intake.toml` and can be rerun after a crash: it reads
+the log to see what it already did. Irreversible effects (writing a custodian's medium,
+releasing a sheet, wiping the intake files) are announced with an intent and confirmed after;
+an intent left open by a crash is settled when the step runs again (the file is checked
+against the digest it was meant to have).
+
+Parameters (`CeremonyRun.params`): `from` (the intake folder), `threshold`, `assign`
+(`ID=FINGERPRINT` pairs, space separated), `media_out` and `papers_out` (folders standing for
+the custodians' sticks and the printer), `receipts` (where signed receipts appear), and
+optionally `db` (a spike.db backup), `spike_version`, `date` (YYYY-MM-DD for the sheets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from custody.ceremonies import common
+from custody.ceremonies.engine import Action, CeremonyError, CeremonyRun, Request
+from custody.ceremonies.setrecord import PACKET_EVENT, SET_EVENT, commitments_digest, set_payload
+from custody.commitments import Commitments, commit, verify_shard
+from custody.errors import CustodyError
+from custody.formats.packet import Packet, PacketContent, encode_packet, parse_packet, seal_packet
+from custody.formats.spike import encode_shard_line, parse_shard_text
+from custody.shamir import Polynomial, fit_polynomial
+from custody.shards import CollectedShards
+
+
+def actions() -> dict[str, Action]:
+    return {
+        "intake.read-shards": read_shards,
+        "intake.check-db": check_db,
+        "intake.manifest": manifest,
+        "intake.seal": seal,
+        "intake.write-media": write_media,
+        "intake.paper": release_sheets,
+        "intake.receipts": receipts,
+        "intake.wipe": wipe,
+        "intake.close": close,
+    }
+
+
+def read_shards(run: CeremonyRun) -> Mapping[str, object]:
+    collected, polynomial, commitments = _the_set(run)
+    if not run.entries(SET_EVENT):
+        common.refuse_set_in_custody(run, commitments.fingerprint.hex)
+        files = [
+            {"name": f.path.name, "sha256": f.file_sha256}
+            for f in run.memory["files"]  # type: ignore[attr-defined]
+        ]
+        run.log.append(
+            SET_EVENT, {**set_payload(commitments), "files": files}, ceremony_id=run.ceremony_id
+        )
+    del polynomial
+    return {"fingerprint_short": commitments.fingerprint.short, "shards": len(collected.shards)}
+
+
+def check_db(run: CeremonyRun) -> Mapping[str, object]:
+    if not run.params.get("db"):
+        return {"db": "none given"}
+    _, polynomial, _ = _the_set(run)
+    result = common.check_db(Path(run.params["db"]), polynomial.secret)
+    run.memory["db_sha256"] = result.sha256
+    return {"db_sha256": result.sha256, "rows_decrypted": result.rows_decrypted}
+
+
+def manifest(run: CeremonyRun) -> Mapping[str, object]:
+    commitments = common.recorded_set(run)
+    document = {
+        "ceremony": run.ceremony_id,
+        "spike_version": run.params.get("spike_version", "unknown"),
+        "threshold": commitments.threshold,
+        "shards": len(commitments.ids),
+        "fingerprint": commitments.fingerprint.hex,
+        "commitments_sha256": commitments_digest(commitments),
+        "db_sha256": _db_digest(run),
+    }
+    target = Path(run.params["papers_out"]) / "manifest.json"
+    written = common.write_once(run, "media.write", target, common.json_bytes(document), shard_id=0)
+    run.log.append("intake.manifest", {**document, "sha256": written}, ceremony_id=run.ceremony_id)
+    return {"manifest_sha256": written}
+
+
+def seal(run: CeremonyRun) -> Mapping[str, object]:
+    collected, _, commitments = _the_set(run)
+    assignment = common.assignment(run, commitments.ids)
+    sealed = {int(str(e.payload["shard"])) for e in run.entries(PACKET_EVENT)}
+    with common.custody_gpg(run) as gpg:
+        keys = common.assignable_keys(run, gpg, sorted(set(assignment.values())))
+        for shard in collected.shards:
+            if shard.id in sealed and common.packet_file(run, shard.id).exists():
+                continue
+            content = PacketContent(
+                ceremony=run.ceremony_id,
+                custodian=assignment[shard.id],
+                shard_id=shard.id,
+                threshold=commitments.threshold,
+                shards=len(commitments.ids),
+                root_key_fingerprint=commitments.fingerprint.hex,
+                commitments_digest="sha256:" + commitments_digest(commitments),
+                shard_line=encode_shard_line(shard).decode("ascii"),
+            )
+            packet = seal_packet(
+                gpg, keys[assignment[shard.id]], content, common.packet_signer(run)
+            )
+            _keep_packet(run, shard.id, packet)
+    return {"packets": len(collected.shards)}
+
+
+def _keep_packet(run: CeremonyRun, shard_id: int, packet: Packet) -> None:
+    armored = encode_packet(packet, armor=True)
+    common.write_work_file(common.packet_file(run, shard_id), armored)
+    run.log.append(
+        PACKET_EVENT,
+        {
+            "shard": shard_id,
+            "custodian": packet.header.custodian,
+            "packet_sha256": hashlib.sha256(armored).hexdigest(),
+            "message_sha256": packet.header.message_digest.hex(),
+        },
+        ceremony_id=run.ceremony_id,
+    )
+
+
+def write_media(run: CeremonyRun) -> Mapping[str, object]:
+    out = Path(run.params["media_out"])
+    count = 0
+    for shard_id, custodian in common.holders(run).items():
+        data = common.packet_file(run, shard_id).read_bytes()
+        folder = out / f"custodian-{custodian[-16:].lower()}"
+        name = f"{run.ceremony_id}-shard-{shard_id}.asc"
+        common.write_once(run, "media.write", folder / name, data, shard_id=shard_id)
+        count += 1
+    return {"written": count}
+
+
+def release_sheets(run: CeremonyRun) -> Mapping[str, object]:
+    from custody.paper.selftest import render_and_verify_custodian_sheet
+    from custody.paper.sheets import CustodianSheetContext
+
+    commitments = common.recorded_set(run)
+    names = common.custodian_names(run)
+    created = _sheet_date(run)
+    for shard_id, custodian in common.holders(run).items():
+        packet = parse_packet(common.packet_file(run, shard_id).read_bytes())
+        context = CustodianSheetContext(
+            ceremony_id=run.ceremony_id,
+            shard_id=shard_id,
+            custodian_name=names.get(custodian, custodian),
+            custodian_fingerprint=custodian,
+            threshold=commitments.threshold,
+            shard_count=len(commitments.ids),
+            root_fingerprint_short=commitments.fingerprint.short,
+        )
+        pdf = render_and_verify_custodian_sheet(
+            context, encode_packet(packet, armor=False), created=created
+        )
+        common.write_once(
+            run,
+            "paper.release",
+            _papers(run) / f"sheet-shard-{shard_id}.pdf",
+            pdf,
+            shard_id=shard_id,
+        )
+    return {"sheets": len(common.holders(run))}
+
+
+def receipts(run: CeremonyRun) -> Mapping[str, object]:
+    from custody.custodians.receipts import Receipt, verify_receipt
+
+    done = {int(str(e.payload["shard"])) for e in run.entries("intake.receipt")}
+    folder = Path(run.params["receipts"])
+    with common.custody_gpg(run) as gpg:
+        for shard_id, custodian in common.holders(run).items():
+            if shard_id in done:
+                continue
+            packet_sha256 = hashlib.sha256(
+                common.packet_file(run, shard_id).read_bytes()
+            ).hexdigest()
+            receipt = Receipt("received", run.ceremony_id, shard_id, custodian, packet_sha256)
+            signature_path = folder / f"receipt-shard-{shard_id}.sig"
+            common.write_work_file(
+                common.work_folder(run) / f"receipt-shard-{shard_id}.txt", receipt.text()
+            )
+            run.operator.obtain(
+                Request(
+                    f"custodian {custodian}'s signature over the receipt for shard {shard_id}",
+                    signature_path,
+                    custodian=custodian,
+                    document=receipt.text(),
+                )
+            )
+            signature = common.read_input(signature_path, 64 * 1024)
+            verify_receipt(
+                gpg, common.assignable_keys(run, gpg, [custodian])[custodian], receipt, signature
+            )
+            run.log.append(
+                "intake.receipt",
+                {
+                    "shard": shard_id,
+                    "custodian": custodian,
+                    "signature_sha256": hashlib.sha256(signature).hexdigest(),
+                },
+                ceremony_id=run.ceremony_id,
+            )
+    return {"receipts": len(common.holders(run))}
+
+
+def wipe(run: CeremonyRun) -> Mapping[str, object]:
+    from custody.media.wipe import find_shard_files, wipe_shard_files
+
+    commitments = common.recorded_set(run)
+    folder = Path(run.params["from"])
+    names, _ = find_shard_files(folder)
+    intent = run.log.intent(
+        "media.wipe", {"folder": str(folder), "files": list(names)}, ceremony_id=run.ceremony_id
+    )
+    result = wipe_shard_files(folder, names, lambda name, data: _is_of(commitments, name, data))
+    run.log.complete(
+        intent,
+        {
+            "wiped": [{"name": w.name, "sha256": w.sha256} for w in result.wiped],
+            "left_alone": [{"name": x.name, "reason": x.reason} for x in result.left_alone],
+        },
+    )
+    return {"wiped": len(result.wiped), "left_alone": len(result.left_alone)}
+
+
+def close(run: CeremonyRun) -> Mapping[str, object]:
+    from custody.log import encode_checkpoint
+    from custody.paper.selftest import render_and_verify_summary_sheet
+    from custody.paper.sheets import SummaryCustodian, SummarySheetContext
+
+    commitments = common.recorded_set(run)
+    names = common.custodian_names(run)
+    checkpoint = encode_checkpoint(run.log.checkpoint())
+    context = SummarySheetContext(
+        ceremony_id=run.ceremony_id,
+        threshold=commitments.threshold,
+        shard_count=len(commitments.ids),
+        root_fingerprint=commitments.fingerprint.hex,
+        root_fingerprint_short=commitments.fingerprint.short,
+        commitments=tuple(point.hex() for point in commitments.points),
+        custodians=tuple(
+            SummaryCustodian(shard_id=i, name=names.get(fpr, fpr), fingerprint=fpr)
+            for i, fpr in sorted(common.holders(run).items())
+        ),
+        checkpoint=checkpoint,
+    )
+    pdf = render_and_verify_summary_sheet(context, created=_sheet_date(run))
+    out = Path(run.params["papers_out"])
+    common.write_once(run, "paper.release", out / "summary.pdf", pdf, shard_id=0)
+    common.write_once(run, "media.write", out / "checkpoint.txt", checkpoint.encode(), shard_id=0)
+    return {"checkpoint_sha256": hashlib.sha256(checkpoint.encode("utf-8")).hexdigest()}
+
+
+def _the_set(run: CeremonyRun) -> tuple[CollectedShards, Polynomial, Commitments]:
+    """The shards from the intake folder, proved one set; the same set the log recorded."""
+    if "polynomial" not in run.memory:
+        from custody.shardfiles import load_shard_files
+
+        loaded = load_shard_files([Path(run.params["from"])])
+        for skipped in loaded.skipped:
+            run.operator.notice(f"skipped, never read: {skipped.error.message}")
+        collected = loaded.collect()
+        polynomial = fit_polynomial(collected.shards, int(run.params["threshold"]))
+        commitments = commit(polynomial, collected.ids)
+        recorded = run.entries(SET_EVENT)
+        if recorded and recorded[0].payload["fingerprint"] != commitments.fingerprint.hex:
+            raise CeremonyError(
+                "the intake folder now holds another set than this ceremony recorded.",
+                kind="set-changed",
+                hint="Put the original intake stick back, or start a new ceremony.",
+            )
+        run.memory.update(
+            files=loaded.files, collected=collected, polynomial=polynomial, commitments=commitments
+        )
+    return run.memory["collected"], run.memory["polynomial"], run.memory["commitments"]  # type: ignore[return-value]
+
+
+def _db_digest(run: CeremonyRun) -> str | None:
+    if not run.params.get("db"):
+        return None
+    if "db_sha256" not in run.memory:
+        check_db(run)
+    return str(run.memory["db_sha256"])
+
+
+def _is_of(commitments: Commitments, name: str, data: bytes) -> bool:
+    try:
+        verify_shard(parse_shard_text(data, source=name).shard, commitments)
+    except CustodyError:
+        return False
+    return True
+
+
+def _papers(run: CeremonyRun) -> Path:
+    return Path(run.params["papers_out"])
+
+
+def _sheet_date(run: CeremonyRun) -> date:
+    text = run.params.get("date")
+    return date.fromisoformat(text) if text else date.today()

@@ -1,0 +1,121 @@
+"""A fresh appliance with three enrolled, challenged custodians and the sample set to take in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from custody.appliance import init_home, load_appliance
+from custody.ceremonies.rehearsal import enrol_and_challenge, make_custodians
+
+CUSTODY = str(Path(sys.executable).parent / "custody")
+SAMPLE = Path(__file__).resolve().parents[2] / "custody" / "sample"
+ANSWERS = """[acknowledge]
+operator = ["Olivia Operator"]
+witness = ["Wes Witness", "Wanda Witness"]
+custodian = ["Alice", "Bob", "Carol"]
+"""
+
+
+@dataclass
+class Appliance:
+    root: Path
+    home: Path
+    keyrings: Path
+    fingerprints: list[str]
+    answers: Path
+
+    @property
+    def intake_folder(self) -> Path:
+        return self.root / "stick"
+
+    def intake_args(self) -> list[str]:
+        assign = [a for i, f in enumerate(self.fingerprints, 1) for a in ("--assign", f"{i}={f}")]
+        return [
+            "intake", "--home", str(self.home), "--from", str(self.intake_folder),
+            "--threshold", "2", "--db", str(SAMPLE / "spike.db"), *assign,
+            "--media-out", str(self.root / "media"), "--papers-out", str(self.root / "papers"),
+            "--receipts", str(self.root / "receipts"), "--answers", str(self.answers),
+            "--date", "2026-12-01",
+        ]  # fmt: skip
+
+
+def kill_agents(root: Path) -> None:
+    for home in root.rglob("S.gpg-agent"):
+        subprocess.run(["gpgconf", "--homedir", str(home.parent), "--kill", "all"], check=False)
+
+
+@pytest.fixture
+def appliance() -> Iterator[Appliance]:
+    root = Path(tempfile.mkdtemp(prefix="ce", dir="/tmp"))
+    home = root / "h"
+    init_home(home)
+    keyrings = root / "k"
+    fingerprints = make_custodians(keyrings)
+    with load_appliance(home).open_log() as log:
+        enrol_and_challenge(home, log, keyrings, fingerprints)
+    shutil.copytree(SAMPLE / "recover", root / "stick")
+    answers = root / "answers.toml"
+    answers.write_text(ANSWERS)
+    try:
+        yield Appliance(root, home, keyrings, fingerprints, answers)
+    finally:
+        kill_agents(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def custody(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CUSTODY, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def sign_pending_receipts(app: Appliance) -> None:
+    """The custodians sign the receipt texts the intake wrote, with their own keyrings."""
+    from custody.ceremonies.restore import keyring_name
+    from custody.custodians import open_gpg
+
+    for text in sorted((app.home / "ceremonies").glob("*/receipt-shard-*.txt")):
+        shard = int(text.stem.rsplit("-", 1)[1])
+        fingerprint = app.fingerprints[shard - 1]
+        signature = app.root / "receipts" / f"receipt-shard-{shard}.sig"
+        if signature.exists():
+            continue
+        signature.parent.mkdir(exist_ok=True)
+        with open_gpg(app.keyrings / keyring_name(fingerprint)) as theirs:
+            signature.write_bytes(theirs.sign_detached(text.read_bytes(), fingerprint))
+
+
+def killed(command: list[str], after_entries: int, log_path: Path, timeout: float = 60) -> bool:
+    """Run `command`, kill -9 it once the log has more than `after_entries` entries.
+
+    True if it was killed, False if it ended first.
+    """
+    import sqlite3
+    import time
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            with sqlite3.connect(f"file:{log_path}?mode=ro", uri=True) as db:
+                count = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+            if count > after_entries:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                return True
+            time.sleep(0.002)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return False

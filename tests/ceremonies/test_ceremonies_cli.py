@@ -1,0 +1,162 @@
+"""Intake, check-in, drill and restore end to end through the installed CLI, crashes included."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from custody.appliance import load_appliance
+from tests.ceremonies.conftest import (
+    CUSTODY,
+    SAMPLE,
+    Appliance,
+    custody,
+    killed,
+    sign_pending_receipts,
+)
+
+
+def entries(app: Appliance) -> list[tuple[str, str | None, dict[str, object]]]:
+    with load_appliance(app.home).read_log() as log:
+        return [(e.event, e.ceremony_id, dict(e.payload)) for e in log.entries()]
+
+
+def intake_id(app: Appliance) -> str | None:
+    starts = [c for ev, c, p in entries(app) if ev == "ceremony.start" and p["script"] == "intake"]
+    return starts[-1] if starts else None
+
+
+def run_intake_to_the_end(app: Appliance) -> str:
+    """Run (or resume) the intake until it finishes, signing receipts when it asks for them."""
+    for _ in range(4):
+        ceremony = intake_id(app)
+        resume = ["--resume", ceremony] if ceremony else []
+        result = custody(*app.intake_args(), *resume)
+        if result.returncode == 0:
+            assert ceremony is None or ceremony in result.stdout
+            return str(intake_id(app))
+        assert "Traceback" not in result.stderr, result.stderr
+        sign_pending_receipts(app)
+    raise AssertionError(f"the intake did not finish: {result.stderr}")
+
+
+def present(app: Appliance, ceremony: str, shards: list[int]) -> Path:
+    folder = app.root / "presented"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for packet in (app.root / "media").glob(f"*/{ceremony}-shard-*.asc"):
+        if int(packet.stem.rsplit("-", 1)[1]) in shards:
+            shutil.copy(packet, folder / packet.name)
+    return folder
+
+
+def test_intake_then_checkin_drill_and_restore(appliance: Appliance) -> None:
+    first = custody(*appliance.intake_args())
+    assert first.returncode == 1, first.stderr
+    assert "custody: error:" in first.stderr and "receipt" in first.stderr
+    ceremony = run_intake_to_the_end(appliance)
+    assert sorted(p.name for p in (appliance.root / "stick").iterdir()) == [], "intake files wiped"
+    assert len(list((appliance.root / "media").glob("*/*.asc"))) == 3
+    assert {p.name for p in (appliance.root / "papers").iterdir()} >= {
+        "summary.pdf", "checkpoint.txt", "manifest.json", "sheet-shard-1.pdf",
+    }  # fmt: skip
+
+    packet = next((appliance.root / "media").glob(f"*/{ceremony}-shard-2.asc"))
+    home = ["--home", str(appliance.home), "--answers", str(appliance.answers)]
+    keyrings = ["--keyrings", str(appliance.keyrings)]
+    checkin = custody("checkin", *home, "--of", ceremony, "--packet", str(packet), *keyrings)
+    assert checkin.returncode == 0, checkin.stderr
+    packets = present(appliance, ceremony, [1, 3])
+    db = ["--db", str(SAMPLE / "spike.db")]
+    drill = custody("drill", *home, "--of", ceremony, "--packets", str(packets), *keyrings, *db)
+    assert drill.returncode == 0, drill.stderr
+    out = appliance.root / "restored"
+    restore = custody(
+        "restore",
+        *home,
+        "--of",
+        ceremony,
+        "--packets",
+        str(packets),
+        *keyrings,
+        *db,
+        "--to",
+        str(out),
+    )
+    assert restore.returncode == 0, restore.stderr
+    for name in ("spike.recovery.1.txt", "spike.recovery.3.txt"):
+        assert (out / name).read_bytes() == (SAMPLE / "recover" / name).read_bytes()
+    assert (out / "RUNBOOK.txt").read_text().index("spike.db") < (
+        out / "RUNBOOK.txt"
+    ).read_text().index("spike operator restore")
+    verify = custody("log", "verify", "--home", str(appliance.home))
+    assert verify.returncode == 0, verify.stderr
+    events = [ev for ev, _, _ in entries(appliance)]
+    assert "drill.passed" in events and "custody.checkin" in events
+
+
+def test_a_tampered_packet_is_named_and_no_key_is_emitted(appliance: Appliance) -> None:
+    ceremony = run_intake_to_the_end(appliance)
+    packets = present(appliance, ceremony, [1, 2])
+    victim = next(packets.glob("*-shard-2.asc"))
+    lines = victim.read_text().splitlines()
+    body = next(
+        i
+        for i, line in enumerate(lines)
+        if line and not line.startswith(("-----", "Comment")) and len(line) > 40
+    )
+    lines[body] = lines[body][:10] + ("A" if lines[body][10] != "A" else "B") + lines[body][11:]
+    victim.write_text("\n".join(lines) + "\n")
+    out = appliance.root / "restored"
+    result = custody(
+        "restore", "--home", str(appliance.home), "--answers", str(appliance.answers),
+        "--of", ceremony, "--packets", str(packets), "--keyrings", str(appliance.keyrings),
+        "--to", str(out),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert victim.name in result.stderr and "quorum is not met" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+    refused = [p for ev, _, p in entries(appliance) if ev == "restore.refused"]
+    assert [p["file"] for p in refused] == [victim.name]
+
+
+def test_an_inconsistent_set_and_a_second_intake_of_one_key_are_refused(
+    appliance: Appliance,
+) -> None:
+    ceremony = run_intake_to_the_end(appliance)
+    shutil.copytree(SAMPLE / "recover", appliance.intake_folder, dirs_exist_ok=True)
+    again = custody(*appliance.intake_args())
+    assert again.returncode == 1 and "already in custody" in again.stderr, again.stderr
+    assert ceremony in again.stderr
+
+
+def test_kill_9_during_intake_resumes_without_duplicates(appliance: Appliance) -> None:
+    log_path = appliance.home / "log.sqlite"
+    start = len(entries(appliance))
+    kills = 0
+    for extra in (2, 5, 9, 14, 20, 27, 33, 38):
+        ceremony = intake_id(appliance)
+        resume = ["--resume", ceremony] if ceremony else []
+        if killed(
+            [CUSTODY, *appliance.intake_args(), *resume],
+            start + extra,
+            log_path,
+        ):
+            kills += 1
+            assert custody("log", "verify", "--home", str(appliance.home)).returncode == 0
+        sign_pending_receipts(appliance)
+    ceremony = run_intake_to_the_end(appliance)
+    assert kills >= 4
+    assert custody("log", "verify", "--home", str(appliance.home)).returncode == 0
+    recorded = entries(appliance)
+    steps = Counter(p["step"] for ev, c, p in recorded if ev == "ceremony.step" and c == ceremony)
+    assert set(steps.values()) == {1}, steps
+    written = Counter(
+        json.dumps(p["detail"]) for ev, c, p in recorded if ev == "intent.begin" and c == ceremony
+    )
+    completed = [p for ev, c, p in recorded if ev == "intent.complete" and c == ceremony]
+    assert len(completed) == len(written), "every write is confirmed exactly once"
+    assert len(list((appliance.root / "media").glob("*/*.asc"))) == 3
+    assert not list((appliance.root / "media").glob("*/.*tmp"))
