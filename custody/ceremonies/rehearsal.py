@@ -116,11 +116,11 @@ def rehearse_ceremonies(out: Path, sample: Path, progress: Progress) -> Ceremony
     )
 
 
-def make_custodians(keyrings: Path) -> list[str]:
+def make_custodians(keyrings: Path, names: tuple[str, ...] = CUSTODIANS) -> list[str]:
     """Throwaway custodian keys, one stand-in keyring each (named by `keyring_name`)."""
     make_private_directory(keyrings)
     fingerprints = []
-    for number, name in enumerate(CUSTODIANS, start=1):
+    for number, name in enumerate(names, start=1):
         staging = keyrings / f"new{number}"
         make_private_directory(staging)
         with open_gpg(staging) as theirs:
@@ -131,10 +131,14 @@ def make_custodians(keyrings: Path) -> list[str]:
 
 
 def enrol_and_challenge(
-    home: Path, log: CustodyLog, keyrings: Path, fingerprints: list[str]
+    home: Path,
+    log: CustodyLog,
+    keyrings: Path,
+    fingerprints: list[str],
+    names: tuple[str, ...] = CUSTODIANS,
 ) -> None:
     with open_custody_gpg(home) as gpg:
-        for name, fingerprint in zip(CUSTODIANS, fingerprints, strict=True):
+        for name, fingerprint in zip(names, fingerprints, strict=True):
             with open_gpg(keyrings / keyring_name(fingerprint)) as theirs:
                 public = theirs.export_public(fingerprint)
             enrol(
@@ -153,14 +157,15 @@ def _ceremony(
     home: Path, log: CustodyLog, name: str, operator: RehearsalOperator, progress: Progress,
     *, params: dict[str, str],
 ) -> CeremonyRun:  # fmt: skip
-    script = _script(name)
+    script = ceremony_script(name)
     progress(f"{name} ceremony: {script.title}")
     run = run_ceremony(home, log, script, all_actions(), operator, params=params)
     progress(f"{name} ceremony {run.ceremony_id} finished")
     return run
 
 
-def _script(name: str) -> Script:
+def ceremony_script(name: str) -> Script:
+    """The packaged script of that name (`ceremony/<name>.toml`)."""
     from importlib import resources
 
     path = Path(str(resources.files("custody") / "ceremonies" / "scripts" / f"{name}.toml"))

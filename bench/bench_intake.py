@@ -1,0 +1,108 @@
+"""The intake ceremony for 5, 50 and 255 custodians, beside its floor, and the whole rehearsal.
+
+The floor is what no intake can avoid: one bare `gpg --encrypt` per custodian and one sheet
+render per custodian. The ceremony also seals headers, writes and reads back every file,
+self-tests every sheet (rasterise and decode), and verifies every custodian's receipt; the
+custodians' own signing time is shown apart, since it is theirs, not the appliance's.
+Run: .venv/bin/python bench/bench_intake.py [--custodians 5 50 255] [--rehearsal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from custody.appliance import init_home, load_appliance
+from custody.ceremonies import all_actions
+from custody.ceremonies.engine import Request, run_ceremony
+from custody.ceremonies.rehearsal import (
+    RehearsalOperator,
+    ceremony_script,
+    enrol_and_challenge,
+    make_custodians,
+)
+from custody.field import N
+from custody.paper.render import render_custodian_sheet
+from custody.paper.sheets import CustodianSheetContext
+from custody.shamir import split
+from custody.shardfiles import write_shard_files
+
+
+class TimedOperator(RehearsalOperator):
+    def __init__(self, keyrings: Path) -> None:
+        super().__init__(keyrings, lambda line: None)
+        self.signing = 0.0
+
+    def obtain(self, request: Request) -> None:
+        started = time.perf_counter()
+        super().obtain(request)
+        self.signing += time.perf_counter() - started
+
+
+def floor_seconds(keyrings: Path, fingerprints: list[str], root: Path) -> float:
+    started = time.perf_counter()
+    for number, fingerprint in enumerate(fingerprints, start=1):
+        home = keyrings / fingerprint[-16:].lower()
+        subprocess.run(
+            ["gpg", "--homedir", str(home), "--batch", "--yes", "--trust-model", "always",
+             "-e", "-r", fingerprint, "-o", str(root / f"floor-{number}.gpg")],
+            input=b"spike:1:" + b"a" * 64, check=True, capture_output=True,
+        )  # fmt: skip
+        context = CustodianSheetContext(
+            ceremony_id="bench", shard_id=number, custodian_name="Bench",
+            custodian_fingerprint=fingerprint, threshold=3, shard_count=len(fingerprints),
+            root_fingerprint_short="0000-0000-0000-0000",
+        )  # fmt: skip
+        render_custodian_sheet(context, b"\x00" * 900, created=date(2026, 12, 1))
+    return time.perf_counter() - started
+
+
+def measure(count: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bi", dir="/tmp"))
+    home, keyrings = root / "h", root / "k"
+    init_home(home)
+    names = tuple(f"Custodian {i}" for i in range(1, count + 1))
+    fingerprints = make_custodians(keyrings, names)
+    with load_appliance(home).open_log() as log:
+        enrol_and_challenge(home, log, keyrings, fingerprints, names)
+        _, shards = split(1 + 12345 % N, 3, count)
+        write_shard_files(root / "stick", shards)
+        operator = TimedOperator(keyrings)
+        params = {
+            "from": str(root / "stick"), "threshold": "3",
+            "assign": " ".join(f"{i}={f}" for i, f in enumerate(fingerprints, start=1)),
+            "media_out": str(root / "media"), "papers_out": str(root / "papers"),
+            "receipts": str(root / "receipts"), "date": "2026-12-01",
+        }  # fmt: skip
+        started = time.perf_counter()
+        run_ceremony(home, log, ceremony_script("intake"), all_actions(), operator, params=params)
+        total = time.perf_counter() - started
+    floor = floor_seconds(keyrings, fingerprints, root)
+    appliance = total - operator.signing
+    print(
+        f"{count:>4} custodians: intake {total:7.1f} s "
+        f"(custodians signing {operator.signing:5.1f} s, appliance {appliance:6.1f} s = "
+        f"{appliance / count * 1000:5.0f} ms each); floor {floor:6.1f} s; "
+        f"appliance/floor {appliance / floor:4.2f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--custodians", type=int, nargs="*", default=[5, 50])
+    parser.add_argument("--rehearsal", action="store_true", help="also time `custody rehearse`")
+    args = parser.parse_args()
+    for count in args.custodians:
+        measure(count)
+    if args.rehearsal:
+        started = time.perf_counter()
+        subprocess.run(["custody", "rehearse"], check=True, capture_output=True)
+        print(f"custody rehearse: {time.perf_counter() - started:.1f} s wall")
+
+
+if __name__ == "__main__":
+    main()
