@@ -16,10 +16,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from custody.ceremonies.engine import CeremonyError, Request
-from custody.ceremonies.script import Role, Step
 from custody.cli._output import warn
 from custody.errors import BadInputError
+
+TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
+if TYPE_CHECKING:
+    from custody.ceremonies.engine import Request
+    from custody.ceremonies.script import Role, Step
 
 
 def _show(step: Step, number: int, total: int) -> None:
@@ -82,6 +85,8 @@ class ScriptedOperator:
 
 
 def _require(path: Path, what: str) -> None:
+    from custody.ceremonies.engine import CeremonyError
+
     if not path.exists():
         raise CeremonyError(
             f"{path} is not there: custody needs {what}.",

@@ -10,6 +10,7 @@ from custody.cli._output import emit_json, emit_lines, warn
 TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
 if TYPE_CHECKING:
     from custody.appliance import Appliance
+    from custody.ceremonies.drills import DrillStatus
 
 COMMANDS = {
     "init": "create the appliance home: signing key, log and config",
@@ -44,9 +45,12 @@ def run_status(args: argparse.Namespace) -> int:
 def _show(appliance: Appliance, *, json: bool) -> int:
     # Status reads only the newest row and the intents: fast at any log size. The chain
     # itself is `custody log verify`'s job.
+    from custody.ceremonies.drills import EVENTS, drill_status
+
     with appliance.read_log(check=False) as reader:
         head = reader.head()
         dangling = reader.dangling_intents()
+        drills = drill_status(reader.entries_of(EVENTS))
     size = head.seq if head else 0
     if json:
         emit_json(
@@ -65,6 +69,15 @@ def _show(appliance: Appliance, *, json: bool) -> int:
                 "log_head_time": head.time if head else None,
                 "dangling_intents": [
                     {"seq": i.seq, "effect": i.effect, "time": i.time} for i in dangling
+                ],
+                "sets": [
+                    {
+                        "intake": d.intake_id,
+                        "fingerprint_short": d.fingerprint_short,
+                        "last_drill": d.last_drill.isoformat() if d.last_drill else None,
+                        "drill_due": d.due.isoformat(),
+                    }
+                    for d in drills
                 ],
             }
         )
@@ -86,4 +99,21 @@ def _show(appliance: Appliance, *, json: bool) -> int:
             f"dangling intent: entry {intent.seq}, {intent.effect}, {intent.time}: "
             "the effect may be incomplete; check it before going on."
         )
+    _show_drills(drills)
     return 0
+
+
+def _show_drills(drills: tuple[DrillStatus, ...]) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    for drill in drills:
+        last = drill.last_drill.date().isoformat() if drill.last_drill else "never"
+        emit_lines(
+            f"set          {drill.fingerprint_short} (intake {drill.intake_id}): last drill "
+            f"{last}, next due {drill.due.date().isoformat()}"
+        )
+        if drill.is_due(now):
+            warn(
+                f"a drill of {drill.fingerprint_short} is due: custody drill --of {drill.intake_id}"
+            )

@@ -8,7 +8,7 @@ whole chain is checked only by `verify`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from types import TracebackType
 
 from custody.errors import LogIntegrityError
@@ -58,6 +58,13 @@ class LogReader:
             else self._store.ceremony_records(ceremony_id)
         )
         for record in records:
+            yield parse_entry_line(record.line, position=record.position)
+
+    def entries_of(self, events: Collection[str]) -> Iterator[Entry]:
+        """Entries of these event types only, in order (filtered inside SQLite)."""
+        marks = ", ".join("?" for _ in events)
+        where = f"WHERE event IN ({marks}) ORDER BY seq"
+        for record in self._store.records(where=where, args=tuple(events)):
             yield parse_entry_line(record.line, position=record.position)
 
     def records(self) -> Iterator[Record]:
