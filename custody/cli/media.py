@@ -126,13 +126,25 @@ def run_unmount(args: argparse.Namespace) -> int:
 
 
 def run_wipe(args: argparse.Namespace) -> int:
+    from custody.cli._logging import log_if_home
     from custody.media.wipe import FLASH_WARNING, find_shard_files, wipe_shard_files
 
     is_taken_in = _shard_of(args.commitments)
     names, lookalikes = find_shard_files(args.folder)
     for name in lookalikes:
         warn(f"{name!a} looks like a shard file but is not named exactly like one; left alone.")
-    result = wipe_shard_files(args.folder, names, is_taken_in)
+    with log_if_home(args.home) as log:
+        detail = {"folder": str(args.folder), "files": list(names)}
+        intent = log.intent("media.wipe", detail) if log else None
+        result = wipe_shard_files(args.folder, names, is_taken_in)
+        if log and intent:
+            log.complete(
+                intent,
+                {
+                    "wiped": [{"name": w.name, "sha256": w.sha256} for w in result.wiped],
+                    "left_alone": [{"name": x.name, "reason": x.reason} for x in result.left_alone],
+                },
+            )
     for left in result.left_alone:
         warn(f"{args.folder}/{left.name}: left untouched: {left.reason}.")
     if args.json:

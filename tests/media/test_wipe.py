@@ -43,3 +43,39 @@ def test_the_overwrite_happens_in_place_before_unlinking(tmp_path: Path) -> None
     result = wipe_shard_files(tmp_path, names, lambda name, content: content in lines)
     assert "spike.recovery.1.txt" in {x.name for x in result.left_alone}
     assert keeper.read_bytes() == lines[0]
+
+
+def test_the_cli_records_the_wipe_in_the_home_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from custody.appliance import init_home, load_appliance
+
+    custody = str(Path(sys.executable).parent / "custody")
+    home = tmp_path / "home"
+    init_home(home)
+    write_set(tmp_path / "stick")
+    commitments = tmp_path / "c.json"
+    subprocess.run(
+        [custody, "shards", "commit", str(tmp_path / "stick"), "--threshold", "2",
+         "--out", str(commitments)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    result = subprocess.run(
+        [custody, "media", "wipe-shards", str(tmp_path / "stick"), "--commitments",
+         str(commitments), "--home", str(home)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with load_appliance(home).read_log() as log:
+        events = [(e.event, e.payload.get("effect")) for e in log.entries()]
+    assert ("intent.begin", "media.wipe") in events
+    assert ("intent.complete", "media.wipe") in events
+    assert not log_dangling(home)
+
+
+def log_dangling(home: Path) -> tuple[object, ...]:
+    from custody.appliance import load_appliance
+
+    with load_appliance(home).read_log() as log:
+        return log.dangling_intents()
