@@ -35,20 +35,24 @@ MAX_PACKET_BYTES: Final = 64 * 1024
 RESTORE_LINE: Final = "gpg --decrypt FILE | grep '^spike:' | spike operator restore"
 _CONTEXT: Final = b"custody-packet-header\0"
 _ARMOR_START: Final = b"-----BEGIN PGP MESSAGE-----\n"
-_CEREMONY: Final = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+# The custodians boundary lets this module import only custody.errors and custody.custodians,
+# so these two copy custody.log.entry.CEREMONY_ID and custody.shards.MAX_SHARD_ID; a test
+# (tests/cli/test_packet_cli.py) keeps each equal to its original.
+CEREMONY_ID: Final = r"[a-z0-9][a-z0-9._-]{0,63}"
+MAX_SHARD_ID: Final = 1000
 _FINGERPRINT: Final = r"[0-9A-F]{40}|[0-9A-F]{64}"
-_ID: Final = r"[1-9][0-9]{0,2}"
+_ID: Final = r"[1-9][0-9]{0,3}"  # the range, 1..MAX_SHARD_ID, is checked on the integer
 _ROOT_KEY: Final = r"0[23][0-9a-f]{64}"
 _SHA256: Final = r"sha256:[0-9a-f]{64}"
 _SHARD_LINE: Final = rf"spike:({_ID}):[0-9a-f]{{64}}"
 # Each text is one regular language: a full match is the parse, so no second encoding passes.
 _CONTENT_RE: Final = re.compile(
-    rf"custody-packet: {VERSION}\nceremony: ({_CEREMONY})\ncustodian: ({_FINGERPRINT})\n"
+    rf"custody-packet: {VERSION}\nceremony: ({CEREMONY_ID})\ncustodian: ({_FINGERPRINT})\n"
     rf"shard: ({_ID})\nthreshold: ({_ID})\nshards: ({_ID})\nroot-key-fingerprint: ({_ROOT_KEY})\n"
     rf"commitments: ({_SHA256})\nrestore: {re.escape(RESTORE_LINE)}\n\n({_SHARD_LINE})\n"
 )
 _HEADER_RE: Final = re.compile(
-    rf"custody-packet-header: {VERSION}\nceremony: ({_CEREMONY})\nshard: ({_ID})\n"
+    rf"custody-packet-header: {VERSION}\nceremony: ({CEREMONY_ID})\nshard: ({_ID})\n"
     rf"custodian: ({_FINGERPRINT})\nmessage: sha256:([0-9a-f]{{64}})\n"
     rf"signer: ed25519:([0-9a-f]{{64}})\nsignature: ed25519:([0-9a-f]{{128}})\n"
 )
@@ -64,12 +68,12 @@ class PacketSigner(Protocol):
 
 
 def _check_common(ceremony: str, custodian: str, shard_id: int) -> None:
-    if not re.fullmatch(_CEREMONY, ceremony):
-        raise ValueError("a ceremony id is 1-64 of [A-Za-z0-9._-], starting alphanumeric")
+    if not re.fullmatch(CEREMONY_ID, ceremony):
+        raise ValueError("a ceremony id is 1-64 of [a-z0-9._-], starting with a letter or digit")
     if not re.fullmatch(_FINGERPRINT, custodian):
         raise ValueError("the custodian must be a full upper-case fingerprint")
-    if not 1 <= shard_id <= 255:
-        raise ValueError("a shard id is 1..255")
+    if not 1 <= shard_id <= MAX_SHARD_ID:
+        raise ValueError(f"a shard id is 1..{MAX_SHARD_ID}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,8 @@ class PacketContent:
 
     def __post_init__(self) -> None:
         _check_common(self.ceremony, self.custodian, self.shard_id)
-        if not 1 <= self.threshold <= self.shards <= 255 or self.shard_id > self.shards:
-            raise ValueError("need 1 <= shard id, threshold <= shards <= 255")
+        if not 1 <= self.threshold <= self.shards <= MAX_SHARD_ID or self.shard_id > self.shards:
+            raise ValueError(f"need 1 <= shard id, threshold <= shards <= {MAX_SHARD_ID}")
         if not re.fullmatch(_ROOT_KEY, self.root_key_fingerprint):
             raise ValueError("a root-key fingerprint is 66 lower-case hex starting 02 or 03")
         if not re.fullmatch(_SHA256, self.commitments_digest):

@@ -20,6 +20,8 @@ from nacl.signing import SigningKey
 from custody.custodians import CustodianKey, Gpg, import_custodian_key, open_gpg
 from custody.errors import PacketFormatError, PacketMismatchError
 from custody.formats.packet import (
+    CEREMONY_ID,
+    MAX_SHARD_ID,
     Packet,
     PacketContent,
     PacketHeader,
@@ -337,13 +339,13 @@ def test_no_single_byte_change_survives_parse_and_verify(world: World, data: st.
         verify_packet(packet, **expect(world))
 
 
-ceremonies = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True)
+ceremonies = st.from_regex(CEREMONY_ID, fullmatch=True)
 fingerprints = st.from_regex(r"[0-9A-F]{40}|[0-9A-F]{64}", fullmatch=True)
 
 
 @FAST
 @given(
-    names=st.tuples(ceremonies, fingerprints, st.integers(1, 255)),
+    names=st.tuples(ceremonies, fingerprints, st.integers(1, MAX_SHARD_ID)),
     blobs=st.tuples(st.binary(min_size=32, max_size=32), st.binary(min_size=64, max_size=64)),
     armor=st.booleans(),
 )
@@ -360,7 +362,7 @@ def test_header_round_trip(
 @given(
     ceremony=ceremonies,
     custodian=fingerprints,
-    sizes=st.integers(1, 255).flatmap(
+    sizes=st.integers(1, MAX_SHARD_ID).flatmap(
         lambda n: st.tuples(st.integers(1, n), st.integers(1, n), st.just(n))
     ),
     value=st.binary(min_size=32, max_size=32),
