@@ -20,7 +20,7 @@ from custody.atomicfile import make_private_directory, write_file_atomic
 from custody.ceremonies.engine import CeremonyError, CeremonyRun
 from custody.ceremonies.setrecord import SET_EVENT, read_record
 from custody.commitments import Commitments
-from custody.custodians import CustodianKey, Gpg, load_custodian_keys, parse_fingerprint
+from custody.custodians import CustodianKey, Gpg, parse_fingerprint
 from custody.errors import VerificationError
 from custody.media.errors import MediaWriteError
 from custody.shardfiles import read_small_regular_file
@@ -107,14 +107,21 @@ def assignment(run: CeremonyRun, ids: Sequence[int]) -> dict[int, str]:
 def assignable_keys(
     run: CeremonyRun, gpg: Gpg, fingerprints: Sequence[str]
 ) -> dict[str, CustodianKey]:
-    """The enrolled keys of custodians who may hold a shard, re-checked against policy now."""
+    """The enrolled keys of custodians who may hold a shard, re-checked against policy now,
+    each with the expiry horizon it was enrolled with."""
+    from datetime import timedelta
+
+    from custody.custodians import load_custodian_key
     from custody.custodians.roster import load_roster, verify_assignable
 
     roster = load_roster(run.log.entries())
+    keys = {}
     for fingerprint in fingerprints:
         verify_assignable(roster, fingerprint)
-    keys = load_custodian_keys(gpg, tuple(fingerprints))
-    return {key.fingerprint: key for key in keys}
+        custodian = roster.select(fingerprint)
+        horizon = timedelta(days=custodian.horizon_days)
+        keys[fingerprint] = load_custodian_key(gpg, custodian.fingerprint, horizon=horizon)
+    return keys
 
 
 def custodian_names(run: CeremonyRun) -> dict[str, str]:
