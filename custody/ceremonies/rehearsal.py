@@ -72,7 +72,8 @@ class RehearsalOperator:
 
 
 def rehearse_ceremonies(out: Path, sample: Path, progress: Progress) -> CeremonyRehearsal:
-    home, keyrings = out / "home", out / "keyrings"
+    base = _short_base(out)
+    home, keyrings = base / "home", base / "keyrings"
     init_home(home)
     progress(f"initialised a fresh appliance home: {home}")
     originals = {p.name: p.read_bytes() for p in (sample / "recover").glob("spike.recovery.*.txt")}
@@ -109,11 +110,24 @@ def rehearse_ceremonies(out: Path, sample: Path, progress: Progress) -> Ceremony
         intake_id=intake.ceremony_id,
         artifacts=(
             ("appliance home (log, keys)", home),
+            ("custodians' stand-in keyrings", keyrings),
             ("custodians' packets", out / "custodian-media"),
             ("sheets, manifest, checkpoint", out / "papers"),
             ("restored SPIKE shard files", out / "restored"),
         ),
     )
+
+
+def _short_base(out: Path) -> Path:
+    """`out`, or a fresh short folder when `out` is too deep for gpg-agent's socket paths."""
+    import os
+    import tempfile
+
+    from custody.custodians.enrolment import MAX_HOME_BYTES
+
+    if len(os.fsencode(out.absolute() / "keyrings" / ("0" * 16))) <= MAX_HOME_BYTES:
+        return out
+    return Path(tempfile.mkdtemp(prefix="custody-rh-", dir="/tmp"))
 
 
 def make_custodians(keyrings: Path, names: tuple[str, ...] = CUSTODIANS) -> list[str]:
