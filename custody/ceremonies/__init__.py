@@ -10,6 +10,6 @@ from custody.ceremonies.engine import Action
 
 
 def all_actions() -> dict[str, Action]:
-    from custody.ceremonies import intake, restore
+    from custody.ceremonies import intake, reissue, restore
 
-    return {**intake.actions(), **restore.actions()}
+    return {**intake.actions(), **restore.actions(), **reissue.actions()}

@@ -24,6 +24,7 @@ COMMANDS = {
     "restore": "rebuild the SPIKE shard files from custodians' packets (ceremony/restore.toml)",
     "drill": "a restore that emits nothing (ceremony/drill.toml)",
     "checkin": "one custodian proves they hold their shard (ceremony/checkin.toml)",
+    "reissue": "hand a custodian's shard to a new custodian (ceremony/reissue.toml)",
 }
 
 # option dest -> (flag, metavar, help); each becomes the ceremony parameter of the same name.
@@ -52,6 +53,14 @@ _OPTIONS["checkin"] = [
     ("packet", "--packet", "FILE", "the custodian's packet"),
     ("keyrings", "--keyrings", "DIR", "custodians' GnuPG homes (else custody's own)"),
 ]
+_OPTIONS["reissue"] = [
+    *_OPTIONS["drill"][:3],
+    ("shard", "--shard", "ID", "the shard id to hand anew"),
+    ("custodian", "--custodian", "FINGERPRINT", "the new custodian (enrolled, challenged)"),
+    ("media_out", "--media-out", "DIR", "where the new packet is written"),
+    ("papers_out", "--papers-out", "DIR", "where the new sheet goes"),
+    ("date", "--date", "YYYY-MM-DD", "the date printed on the sheet"),
+]
 _REQUIRED = {
     "from",
     "threshold",
@@ -62,6 +71,8 @@ _REQUIRED = {
     "packets",
     "to",
     "packet",
+    "shard",
+    "custodian",
 }
 
 

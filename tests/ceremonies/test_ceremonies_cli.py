@@ -160,3 +160,40 @@ def test_kill_9_during_intake_resumes_without_duplicates(appliance: Appliance) -
     assert len(completed) == len(written), "every write is confirmed exactly once"
     assert len(list((appliance.root / "media").glob("*/*.asc"))) == 3
     assert not list((appliance.root / "media").glob("*/.*tmp"))
+
+
+def test_reissue_hands_a_shard_to_a_new_custodian_and_voids_the_old_packet(
+    appliance: Appliance,
+) -> None:
+    from custody.ceremonies.rehearsal import enrol_and_challenge, make_custodians
+
+    ceremony = run_intake_to_the_end(appliance)
+    (new,) = make_custodians(appliance.keyrings, ("Dave Example",))
+    with load_appliance(appliance.home).open_log() as log:
+        enrol_and_challenge(appliance.home, log, appliance.keyrings, [new], ("Dave Example",))
+    quorum = present(appliance, ceremony, [1, 3])
+    common = ["--home", str(appliance.home), "--answers", str(appliance.answers)]
+    keyrings = ["--keyrings", str(appliance.keyrings)]
+    reissue = custody(
+        "reissue", *common, "--of", ceremony, "--packets", str(quorum), *keyrings,
+        "--shard", "2", "--custodian", new, "--media-out", str(appliance.root / "media"),
+        "--papers-out", str(appliance.root / "papers"), "--date", "2026-12-01",
+    )  # fmt: skip
+    assert reissue.returncode == 0, reissue.stderr
+    new_packet = next((appliance.root / "media").glob(f"custodian-{new[-16:].lower()}/*.asc"))
+    old_packet = next((appliance.root / "media").glob(f"*/{ceremony}-shard-2.asc"))
+    presented = appliance.root / "with-new"
+    presented.mkdir()
+    shutil.copy(new_packet, presented / new_packet.name)
+    shutil.copy(next((appliance.root / "media").glob(f"*/{ceremony}-shard-1.asc")), presented)
+    out = appliance.root / "restored"
+    restore = custody(
+        "restore", *common, "--of", ceremony, "--packets", str(presented), *keyrings,
+        "--to", str(out),
+    )  # fmt: skip
+    assert restore.returncode == 0, restore.stderr
+    assert (out / "spike.recovery.2.txt").read_bytes() == (
+        SAMPLE / "recover" / "spike.recovery.2.txt"
+    ).read_bytes()
+    checkin = custody("checkin", *common, "--of", ceremony, "--packet", str(old_packet), *keyrings)
+    assert checkin.returncode == 1 and "custodian" in checkin.stderr
