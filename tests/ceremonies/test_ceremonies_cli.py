@@ -197,3 +197,28 @@ def test_reissue_hands_a_shard_to_a_new_custodian_and_voids_the_old_packet(
     ).read_bytes()
     checkin = custody("checkin", *common, "--of", ceremony, "--packet", str(old_packet), *keyrings)
     assert checkin.returncode == 1 and "custodian" in checkin.stderr
+
+
+def test_b11_a_tampered_log_blocks_a_drill_before_any_packet_is_opened(
+    appliance: Appliance,
+) -> None:
+    import sqlite3
+
+    ceremony = run_intake_to_the_end(appliance)
+    with sqlite3.connect(appliance.home / "log.sqlite") as db:
+        db.execute("DROP TRIGGER entries_append_only_update")
+        (seq, line) = db.execute(
+            "SELECT seq, line FROM entries WHERE event = 'intake.set'"
+        ).fetchone()
+        db.execute(
+            "UPDATE entries SET line = ? WHERE seq = ?",
+            (line.replace(b'"threshold":2', b'"threshold":3'), seq),
+        )
+    packets = present(appliance, ceremony, [1, 2])
+    drill = custody(
+        "drill", "--home", str(appliance.home), "--answers", str(appliance.answers),
+        "--of", ceremony, "--packets", str(packets), "--keyrings", str(appliance.keyrings),
+    )  # fmt: skip
+    assert drill.returncode == 1
+    assert f"entry {seq}" in drill.stderr or str(seq) in drill.stderr
+    assert "Traceback" not in drill.stderr
