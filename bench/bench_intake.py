@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
@@ -100,7 +101,8 @@ def main() -> None:
         measure(count)
     if args.rehearsal:
         started = time.perf_counter()
-        subprocess.run(["custody", "rehearse"], check=True, capture_output=True)
+        custody = str(Path(sys.executable).parent / "custody")
+        subprocess.run([custody, "rehearse"], check=True, capture_output=True)
         print(f"custody rehearse: {time.perf_counter() - started:.1f} s wall")
 
 
