@@ -16,7 +16,10 @@ from custody.media.devices import (
 )
 from custody.media.probe import Mount, probe_filesystem, read_mounts
 
-SYSTEM_MOUNTPOINTS: Final = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "/home"})
+# The appliance image boots from a live medium and keeps its home on its own medium.
+SYSTEM_MOUNTPOINTS: Final = frozenset(
+    {"/", "/boot", "/boot/efi", "/usr", "/var", "/home", "/run/live/medium", "/var/lib/custody"}
+)
 
 
 def list_media(*, include_internal: bool = False) -> tuple[MediaDevice, ...]:
