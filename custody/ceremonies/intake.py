@@ -27,6 +27,7 @@ from custody.errors import CustodyError
 from custody.formats.packet import Packet, PacketContent, encode_packet, parse_packet, seal_packet
 from custody.formats.spike import encode_shard_line, parse_shard_text
 from custody.shamir import Polynomial, fit_polynomial
+from custody.shardfiles import ShardFile
 from custody.shards import CollectedShards
 
 
@@ -45,17 +46,14 @@ def actions() -> dict[str, Action]:
 
 
 def read_shards(run: CeremonyRun) -> Mapping[str, object]:
-    collected, polynomial, commitments = _the_set(run)
+    collected, _, commitments = _the_set(run)
     if not run.entries(SET_EVENT):
         common.refuse_set_in_custody(run, commitments.fingerprint.hex)
-        files = [
-            {"name": f.path.name, "sha256": f.file_sha256}
-            for f in run.memory["files"]  # type: ignore[attr-defined]
-        ]
+        loaded: tuple[ShardFile, ...] = run.memory["files"]  # type: ignore[assignment]
+        files = [{"name": f.path.name, "sha256": f.file_sha256} for f in loaded]
         run.log.append(
             SET_EVENT, {**set_payload(commitments), "files": files}, ceremony_id=run.ceremony_id
         )
-    del polynomial
     return {"fingerprint_short": commitments.fingerprint.short, "shards": len(collected.shards)}
 
 
