@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,36 +24,11 @@ from custody.appliance import init_home, load_appliance
 from custody.custodians import DEFAULT_EXPIRY_HORIZON
 from custody.custodians.enrolment import enrol, open_custody_gpg
 from custody.custodians.roster import Roster, is_assignable, load_roster
+from tests.cli.harness import Run, _compiled_once, custody_env  # noqa: F401 (fixture)
 from tests.custodians import gpgkeys
 from tests.custodians.gpgkeys import CardKey
 
 CUSTODY = Path(sys.executable).parent / "custody"
-
-
-# Each run would compile custody afresh (bytecode is not written into the shared checkout):
-# compiled once into a private folder instead, the runs take half the time.
-PYCACHE: dict[str, str] = {}
-DROPPED = {"CUSTODY_HOME", "XDG_DATA_HOME", "PYTHONDONTWRITEBYTECODE"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled_once() -> Iterator[None]:
-    folder = tempfile.mkdtemp(prefix="custody-pyc.")
-    PYCACHE["PYTHONPYCACHEPREFIX"] = folder
-    yield
-    PYCACHE.clear()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def custody_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in DROPPED} | PYCACHE
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 def custody(*args: str | Path, stdin: bytes | None = None) -> Run:

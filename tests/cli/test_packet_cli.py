@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from custody.log.keys import Signer
 from custody.shamir import fit_polynomial
 from custody.shardfiles import load_shard_files
 from custody.shards import MAX_SHARD_ID
+from tests.cli.harness import Run, _compiled_once, custody_env  # noqa: F401 (fixture)
 from tests.conftest import assert_no_secret
 from tests.custodians import gpgkeys
 from tests.custodians.gpgkeys import CardKey
@@ -58,32 +58,6 @@ SECRETS = [
     for folder in (COUNTING, OTHER)
     for i in (1, 2, 3)
 ]
-
-
-# Each run would compile custody afresh (bytecode is not written into the shared checkout):
-# compiled once into a private folder instead, the runs take half the time.
-PYCACHE: dict[str, str] = {}
-DROPPED = {"CUSTODY_HOME", "XDG_DATA_HOME", "PYTHONDONTWRITEBYTECODE"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled_once() -> Iterator[None]:
-    folder = tempfile.mkdtemp(prefix="custody-pyc.")
-    PYCACHE["PYTHONPYCACHEPREFIX"] = folder
-    yield
-    PYCACHE.clear()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def custody_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in DROPPED} | PYCACHE
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 def custody(*args: str | Path) -> Run:
