@@ -172,8 +172,10 @@ def receipts(run: CeremonyRun) -> Mapping[str, object]:
 
     done = {int(str(e.payload["shard"])) for e in run.entries("intake.receipt")}
     folder = Path(run.params["receipts"])
+    holders = common.holders(run)
     with common.custody_gpg(run) as gpg:
-        for shard_id, custodian in common.holders(run).items():
+        keys = common.assignable_keys(run, gpg, sorted(set(holders.values())))
+        for shard_id, custodian in holders.items():
             if shard_id in done:
                 continue
             packet_sha256 = hashlib.sha256(
@@ -193,9 +195,7 @@ def receipts(run: CeremonyRun) -> Mapping[str, object]:
                 )
             )
             signature = common.read_input(signature_path, 64 * 1024)
-            verify_receipt(
-                gpg, common.assignable_keys(run, gpg, [custodian])[custodian], receipt, signature
-            )
+            verify_receipt(gpg, keys[custodian], receipt, signature)
             run.log.append(
                 "intake.receipt",
                 {
@@ -205,7 +205,7 @@ def receipts(run: CeremonyRun) -> Mapping[str, object]:
                 },
                 ceremony_id=run.ceremony_id,
             )
-    return {"receipts": len(common.holders(run))}
+    return {"receipts": len(holders)}
 
 
 def wipe(run: CeremonyRun) -> Mapping[str, object]:
