@@ -8,11 +8,11 @@ shards combined, and only a key whose fingerprint is the recorded one is ever us
 reconstruction that fails is discarded unseen, since a cheating custodian who saw a wrong
 output could compute the real key from it.
 
-Parameters: `of` (the intake ceremony whose set is restored), `packets` (a folder of packet
-files: `*.asc`, or `*.bin` from `custody paper scan`/`type`), `keyrings` (optional: a folder
-with one GnuPG home per custodian fingerprint, standing in for their smartcards; by default
-custody's own home, where a card is reached through gpg-agent), `db` (optional spike.db
-backup), `to` (restore only: where the SPIKE shard files go).
+Parameters: `of` (the intake ceremony whose set is restored), `packets` (a folder of what
+the custodians present: packet files, scanned sheets or typed text, see `presented`),
+`keyrings` (optional: a folder with one GnuPG home per custodian fingerprint, standing in for
+their smartcards; by default custody's own home, where a card is reached through gpg-agent),
+`db` (optional spike.db backup), `to` (restore only: where the SPIKE shard files go).
 """
 
 from __future__ import annotations
@@ -23,17 +23,16 @@ from pathlib import Path
 
 from custody.ceremonies import common
 from custody.ceremonies.engine import Action, CeremonyError, CeremonyRun
+from custody.ceremonies.presented import Presented, read_presented, read_presented_file
 from custody.ceremonies.setrecord import CustodyRecord, read_record
 from custody.commitments import fingerprint_of, verify_shard
 from custody.custodians import Gpg, open_gpg
 from custody.errors import CustodyError, VerificationError
 from custody.formats.packet import open_packet, parse_packet
 from custody.formats.spike import encode_shard_line, parse_shard_text, shard_file_name
-from custody.media.safe_read import list_folder, open_folder, read_file, shown
 from custody.shamir import combine
 from custody.shards import Shard
 
-MAX_PACKET_BYTES = 64 * 1024
 RUNBOOK = """custody restore: {count} SPIKE shard files for the root key {short}.
 
 Order matters:
@@ -65,8 +64,8 @@ def collect(run: CeremonyRun) -> Mapping[str, object]:
     record = _record(run)
     good: dict[int, Shard] = {}
     refused = 0
-    for name, data in _packet_files(run):
-        shard = _shard_from_packet(run, record, name, data, good)
+    for presented in read_presented(Path(run.params["packets"])):
+        shard = _shard_from_packet(run, record, presented, good)
         if shard is None:
             refused += 1
         else:
@@ -83,10 +82,14 @@ def collect(run: CeremonyRun) -> Mapping[str, object]:
 
 
 def _shard_from_packet(
-    run: CeremonyRun, record: CustodyRecord, name: str, data: bytes, good: dict[int, Shard]
+    run: CeremonyRun, record: CustodyRecord, presented: Presented, good: dict[int, Shard]
 ) -> Shard | None:
+    name = presented.name
     try:
-        shard = _open_one(run, record, data, name)
+        if presented.error is not None:
+            raise presented.error
+        assert presented.data is not None
+        shard = _open_one(run, record, presented.data, name)
         if shard.id in good:
             raise CeremonyError(
                 f"{name}: shard {shard.id} was presented twice.", kind="duplicate-shard"
@@ -180,9 +183,11 @@ def record_drill(run: CeremonyRun) -> Mapping[str, object]:
 
 def checkin(run: CeremonyRun) -> Mapping[str, object]:
     record = _record(run)
-    path = Path(run.params["packet"])
-    data = common.read_input(path, MAX_PACKET_BYTES)
-    shard = _open_one(run, record, data, path.name)
+    presented = read_presented_file(Path(run.params["packet"]))
+    if presented.error is not None:
+        raise presented.error
+    assert presented.data is not None
+    shard = _open_one(run, record, presented.data, presented.name)
     custodian = record.holders[shard.id]
     run.log.append(
         "custody.checkin",
@@ -201,21 +206,6 @@ def _verified_shards(run: CeremonyRun) -> dict[int, Shard]:
         collect(run)
     shards: dict[int, Shard] = run.memory["shards"]  # type: ignore[assignment]
     return shards
-
-
-def _packet_files(run: CeremonyRun) -> list[tuple[str, bytes]]:
-    folder = Path(run.params["packets"])
-    where = shown(str(folder))
-    with open_folder(folder) as fd:
-        names = [
-            n
-            for n in list_folder(fd, where).names
-            if n.isascii() and n.isprintable() and n.endswith((".asc", ".bin"))
-        ]
-        return [
-            (name, read_file(fd, name, where, max_bytes=MAX_PACKET_BYTES).data)
-            for name in sorted(names)
-        ]
 
 
 def _custodian_gpg(run: CeremonyRun, fingerprint: str) -> AbstractContextManager[Gpg]:
