@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from custody.ceremonies.setrecord import SET_EVENT
+from custody.ceremonies.setrecord import RESHARED_EVENT, SET_EVENT
 from custody.log import Entry
 
 DRILL_EVENT = "drill.passed"
 DEFAULT_FIRST = timedelta(days=182)
 DEFAULT_EVERY = timedelta(days=365)
-EVENTS = (SET_EVENT, DRILL_EVENT)
+EVENTS = (SET_EVENT, DRILL_EVENT, RESHARED_EVENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,11 @@ def drill_status(
     first: timedelta = DEFAULT_FIRST,
     every: timedelta = DEFAULT_EVERY,
 ) -> tuple[DrillStatus, ...]:
-    """One status per set taken in, from its `intake.set` and `drill.passed` entries."""
+    """One status per set in custody, from its `intake.set` and `drill.passed` entries.
+
+    A set re-shared to a new one is no longer in custody: its packets are void. The new set
+    is due for its first drill like any set taken in.
+    """
     sets: dict[str, tuple[str, datetime]] = {}
     drills: dict[str, datetime] = {}
     for entry in entries:
@@ -46,6 +50,8 @@ def drill_status(
             sets[entry.ceremony_id] = (str(entry.payload["fingerprint_short"]), _time(entry))
         elif entry.event == DRILL_EVENT:
             drills[str(entry.payload["of"])] = _time(entry)
+        elif entry.event == RESHARED_EVENT:
+            sets.pop(str(entry.payload["of"]), None)
     return tuple(
         DrillStatus(
             intake_id=ceremony,

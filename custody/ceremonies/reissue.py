@@ -20,15 +20,18 @@ from pathlib import Path
 
 from custody.ceremonies import common
 from custody.ceremonies.engine import Action, CeremonyError, CeremonyRun
-from custody.ceremonies.setrecord import PACKET_EVENT, commitments_digest, read_record
+from custody.ceremonies.setrecord import (
+    PACKET_EVENT,
+    VOID_EVENT,
+    commitments_digest,
+    read_record,
+)
 from custody.commitments import verify_shard
 from custody.custodians import parse_fingerprint
 from custody.formats.packet import PacketContent, encode_packet, parse_packet, seal_packet
 from custody.formats.spike import encode_shard_line
 from custody.shamir import fit_polynomial
 from custody.shards import Shard
-
-VOID_EVENT = "custody.void"
 
 
 def actions() -> dict[str, Action]:

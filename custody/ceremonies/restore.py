@@ -37,7 +37,9 @@ RUNBOOK = """custody restore: {count} SPIKE shard files for the root key {short}
 
 Order matters:
 1. Put the spike.db backup back first (stop SPIKE Nexus, restore the database file).
-2. Start SPIKE Nexus; it waits for its root key.
+2. Start SPIKE Nexus with SPIKE_NEXUS_SHAMIR_THRESHOLD={count}; it waits for its root key.
+   (SPIKE rebuilds the key as soon as it holds its own threshold of shards: that setting
+   must be {count}, the threshold of this set.)
 3. Give it one shard at a time:
 {commands}
 4. SPIKE reports when it has enough; then wipe this folder and the stick.
@@ -198,7 +200,9 @@ def checkin(run: CeremonyRun) -> Mapping[str, object]:
 
 
 def _record(run: CeremonyRun) -> CustodyRecord:
-    return read_record(run.log.entries(), run.params["of"])
+    record = read_record(run.log.entries(), run.params["of"])
+    record.require_live()
+    return record
 
 
 def _verified_shards(run: CeremonyRun) -> dict[int, Shard]:

@@ -3,7 +3,9 @@
 The `intake.set` entry is the set's public record: threshold, ids, Feldman commitments and
 the root-key fingerprint. Restores, drills, check-ins and re-issues read the commitments
 from this signed entry, never from a file someone hands over, and `intake.packet` entries
-say which custodian holds which shard in which sealed packet.
+say which custodian holds which shard in which sealed packet. A re-issue voids one packet
+(`custody.void`) and records its new holder; a re-share voids them all and marks the set
+`custody.reshared`, naming the ceremony whose new set replaces it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from custody.log import Entry
 
 SET_EVENT = "intake.set"
 PACKET_EVENT = "intake.packet"
+VOID_EVENT = "custody.void"
+RESHARED_EVENT = "custody.reshared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,18 @@ class CustodyRecord:
     holders: dict[int, str]
     """Shard id -> the custodian fingerprint whose packet holds it."""
     packet_digests: dict[int, str]
+    reshared_by: str | None = None
+    """The ceremony that re-shared this key to a new set; every packet of this one is void."""
+
+    def require_live(self) -> None:
+        """Refuse a set whose packets were all made void by a re-share."""
+        if self.reshared_by is not None:
+            raise VerificationError(
+                f"set {self.ceremony_id} was re-shared by ceremony {self.reshared_by}; "
+                "its packets are void.",
+                kind="set-retired",
+                hint=f"Use the packets of the set of ceremony {self.reshared_by}.",
+            )
 
 
 def set_payload(commitments: Commitments) -> dict[str, object]:
@@ -50,6 +66,7 @@ def read_record(entries: Iterable[Entry], ceremony_id: str) -> CustodyRecord:
     commitments: Commitments | None = None
     holders: dict[int, str] = {}
     digests: dict[int, str] = {}
+    reshared_by: str | None = None
     for entry in entries:
         if entry.ceremony_id != ceremony_id:
             continue
@@ -59,13 +76,15 @@ def read_record(entries: Iterable[Entry], ceremony_id: str) -> CustodyRecord:
             shard = int(str(entry.payload["shard"]))
             holders[shard] = str(entry.payload["custodian"])
             digests[shard] = str(entry.payload["packet_sha256"])
+        elif entry.event == RESHARED_EVENT:
+            reshared_by = str(entry.payload["by"])
     if commitments is None:
         raise VerificationError(
             f"the log holds no set recorded by ceremony {ceremony_id}.",
             kind="no-such-set",
             hint="Name the intake ceremony whose packets these are (custody log show).",
         )
-    return CustodyRecord(ceremony_id, commitments, holders, digests)
+    return CustodyRecord(ceremony_id, commitments, holders, digests, reshared_by)
 
 
 def _commitments(entry: Entry) -> Commitments:

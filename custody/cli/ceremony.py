@@ -25,6 +25,7 @@ COMMANDS = {
     "drill": "a restore that emits nothing (ceremony/drill.toml)",
     "checkin": "one custodian proves they hold their shard (ceremony/checkin.toml)",
     "reissue": "hand a custodian's shard to a new custodian (ceremony/reissue.toml)",
+    "reshare": "split the same key anew to new custodians and threshold (ceremony/reshare.toml)",
 }
 
 # option dest -> (flag, metavar, help); each becomes the ceremony parameter of the same name.
@@ -60,6 +61,11 @@ _OPTIONS["reissue"] = [
     ("media_out", "--media-out", "DIR", "where the new packet is written"),
     ("papers_out", "--papers-out", "DIR", "where the new sheet goes"),
     ("date", "--date", "YYYY-MM-DD", "the date printed on the sheet"),
+]
+_OPTIONS["reshare"] = [
+    *_OPTIONS["drill"],
+    ("threshold", "--threshold", "T", "shards the new set needs to rebuild the key"),
+    *[o for o in _OPTIONS["intake"] if o[0] in ("media_out", "papers_out", "receipts", "date")],
 ]
 _REQUIRED = {
     "from",
@@ -97,7 +103,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             shortcut.add_argument(
                 flag, dest=dest, metavar=metavar, help=text, required=dest in _REQUIRED
             )
-        if name == "intake":
+        if name in ("intake", "reshare"):
             shortcut.add_argument(
                 "--assign",
                 action="append",
@@ -106,6 +112,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                 required=True,
                 help="give shard ID to the custodian with this key",
             )
+        if name == "intake":
             shortcut.add_argument(
                 "--reissue", action="store_true", help="the key may already be in custody"
             )
@@ -129,9 +136,9 @@ def run_shortcut(args: argparse.Namespace) -> int:
         for dest, *_ in _OPTIONS[args.ceremony]
         if getattr(args, dest)
     }
-    if args.ceremony == "intake":
+    if args.ceremony in ("intake", "reshare"):
         params["assign"] = " ".join(args.assign)
-        if args.reissue:
+        if getattr(args, "reissue", False):
             params["reissue"] = "yes"
     script = Path(
         str(resources.files("custody") / "ceremonies" / "scripts" / f"{args.ceremony}.toml")
