@@ -1,8 +1,8 @@
 """Ceremonies: scripted, witnessed, resumable procedures recorded step by step in the log.
 
-`engine` runs a script (`ceremony/*.toml`, parsed by `script`) with the actions of `intake`,
-`restore` (which also serves drills and check-ins), `reissue` and `reshare`; `common` holds
-what actions share.
+`engine` runs a script (`ceremony/*.toml`, parsed by `script`) with the actions of
+`opening` (what every ceremony does first), `intake`, `restore` (which also serves drills
+and check-ins), `reissue` and `reshare`; `common` holds what actions share.
 """
 
 from __future__ import annotations
@@ -11,6 +11,12 @@ from custody.ceremonies.engine import Action
 
 
 def all_actions() -> dict[str, Action]:
-    from custody.ceremonies import intake, reissue, reshare, restore
+    from custody.ceremonies import intake, opening, reissue, reshare, restore
 
-    return {**intake.actions(), **restore.actions(), **reissue.actions(), **reshare.actions()}
+    return {
+        **opening.actions(),
+        **intake.actions(),
+        **restore.actions(),
+        **reissue.actions(),
+        **reshare.actions(),
+    }

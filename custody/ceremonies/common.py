@@ -107,20 +107,22 @@ def assignment(run: CeremonyRun, ids: Sequence[int]) -> dict[int, str]:
 def assignable_keys(
     run: CeremonyRun, gpg: Gpg, fingerprints: Sequence[str]
 ) -> dict[str, CustodianKey]:
-    """The enrolled keys of custodians who may hold a shard, re-checked against policy now,
-    each with the expiry horizon it was enrolled with."""
+    """The enrolled keys of custodians who may hold a shard, re-checked against policy now
+    (the later of the clock and the log's latest time), each with its enrolled horizon."""
     from datetime import timedelta
 
+    from custody.ceremonies.opening import effective_now
     from custody.custodians import load_custodian_key
     from custody.custodians.roster import load_roster, verify_assignable
 
     roster = load_roster(run.log.entries())
+    now = effective_now(run)
     keys = {}
     for fingerprint in fingerprints:
         verify_assignable(roster, fingerprint)
         custodian = roster.select(fingerprint)
         horizon = timedelta(days=custodian.horizon_days)
-        keys[fingerprint] = load_custodian_key(gpg, custodian.fingerprint, horizon=horizon)
+        keys[fingerprint] = load_custodian_key(gpg, custodian.fingerprint, now=now, horizon=horizon)
     return keys
 
 

@@ -43,6 +43,8 @@ class Request:
     path: Path
     custodian: str | None = None
     document: bytes | None = None
+    kind: str = "signature"
+    """What is asked for: "signature" (of `document`) or "checkpoint" (the last printed one)."""
 
 
 class Operator(Protocol):
@@ -103,8 +105,13 @@ def run_ceremony(
         if step.id in done:
             continue
         operator.show(step, number, len(script.steps))
+        if step.acknowledge_first:
+            given = _ask(run, step)
+            run.memory["acknowledged"] = _names_given(step, given)
         result = _run_action(run, step, actions)
-        acknowledged = _acknowledgements(run, step)
+        if not step.acknowledge_first:
+            given = _ask(run, step)
+        acknowledged = _acknowledgements(run.script, step, given)
         log.append(
             STEP,
             {"step": step.id, "number": number, "acknowledged": acknowledged, "result": result},
@@ -171,12 +178,25 @@ def _run_action(
         raise
 
 
-def _acknowledgements(run: CeremonyRun, step: Step) -> dict[str, list[str]]:
+def _ask(run: CeremonyRun, step: Step) -> Mapping[str, tuple[str, ...]]:
     roles = tuple(run.script.role(name) for name in step.acknowledge)
-    given = run.operator.acknowledge(step, roles) if roles else {}
+    return run.operator.acknowledge(step, roles) if roles else {}
+
+
+def _names_given(step: Step, given: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The acceptable names each role gave, before anyone checks there are enough."""
+    return {
+        name: [n.strip() for n in given.get(name, ()) if _is_name(n)] for name in step.acknowledge
+    }
+
+
+def _acknowledgements(
+    script: Script, step: Step, given: Mapping[str, tuple[str, ...]]
+) -> dict[str, list[str]]:
     acknowledged: dict[str, list[str]] = {}
-    for role in roles:
-        names = [n.strip() for n in given.get(role.name, ()) if _is_name(n)]
+    named = _names_given(step, given)
+    for role in (script.role(name) for name in step.acknowledge):
+        names = named[role.name]
         if len(names) < max(role.minimum, 1):
             raise CeremonyError(
                 f"step '{step.id}' needs {max(role.minimum, 1)} {role.name}(s) to acknowledge it; "

@@ -18,9 +18,11 @@ import hashlib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custody.ceremonies import common
 from custody.ceremonies.engine import Action, CeremonyError, CeremonyRun, Request
+from custody.ceremonies.opening import ISSUED_EVENT
 from custody.ceremonies.setrecord import PACKET_EVENT, SET_EVENT, commitments_digest, set_payload
 from custody.commitments import Commitments, commit, verify_shard
 from custody.errors import CustodyError
@@ -29,6 +31,10 @@ from custody.formats.spike import encode_shard_line, parse_shard_text
 from custody.shamir import Polynomial, fit_polynomial
 from custody.shardfiles import ShardFile
 from custody.shards import CollectedShards
+
+if TYPE_CHECKING:
+    from custody.log import Checkpoint
+    from custody.paper.sheets import SummarySheetContext
 
 
 def actions() -> dict[str, Action]:
@@ -229,14 +235,52 @@ def wipe(run: CeremonyRun) -> Mapping[str, object]:
 
 
 def close(run: CeremonyRun) -> Mapping[str, object]:
-    from custody.log import encode_checkpoint
+    """The summary sheet with a signed checkpoint, marked UNWITNESSED when too few witnessed.
+
+    The witnesses acknowledge this step before it runs, so the page can name them; with
+    fewer than the script asks for, the page says UNWITNESSED, no checkpoint file is handed
+    out, and the engine refuses to record the step: the ceremony is not finished.
+    """
     from custody.paper.selftest import render_and_verify_summary_sheet
+
+    text, checkpoint = _closing_checkpoint(run)
+    context = _summary_context(run, text)
+    pdf = render_and_verify_summary_sheet(context, created=_sheet_date(run))
+    out = Path(run.params["papers_out"])
+    if not context.witnessed:
+        name = f"summary-UNWITNESSED-{_sha256(pdf)[:8]}.pdf"
+        common.write_once(run, "paper.release", out / name, pdf, shard_id=0)
+        return {"witnessed": False}
+    common.write_once(run, "paper.release", out / "summary.pdf", pdf, shard_id=0)
+    common.write_once(run, "media.write", out / "checkpoint.txt", text.encode(), shard_id=0)
+    if not run.entries(ISSUED_EVENT):
+        run.log.append(
+            ISSUED_EVENT,
+            {"size": checkpoint.size, "time": checkpoint.time, "sha256": _sha256(text.encode())},
+            ceremony_id=run.ceremony_id,
+        )
+    return {"checkpoint_sha256": _sha256(text.encode()), "witnessed": True}
+
+
+def _closing_checkpoint(run: CeremonyRun) -> tuple[str, Checkpoint]:
+    """The checkpoint this ceremony closes with: signed once, the same on every rerun."""
+    from custody.log import encode_checkpoint
+    from custody.log.checkpoint import parse_checkpoint
+
+    kept = common.work_folder(run) / "closing-checkpoint.txt"
+    if not kept.exists():
+        common.write_work_file(kept, encode_checkpoint(run.log.checkpoint()).encode())
+    data = kept.read_bytes()
+    return data.decode("utf-8"), parse_checkpoint(data, source=str(kept))
+
+
+def _summary_context(run: CeremonyRun, checkpoint: str) -> SummarySheetContext:
     from custody.paper.sheets import SummaryCustodian, SummarySheetContext
 
     commitments = common.recorded_set(run)
     names = common.custodian_names(run)
-    checkpoint = encode_checkpoint(run.log.checkpoint())
-    context = SummarySheetContext(
+    acknowledged: dict[str, list[str]] = run.memory.get("acknowledged", {})  # type: ignore[assignment]
+    return SummarySheetContext(
         ceremony_id=run.ceremony_id,
         threshold=commitments.threshold,
         shard_count=len(commitments.ids),
@@ -248,12 +292,13 @@ def close(run: CeremonyRun) -> Mapping[str, object]:
             for i, fpr in sorted(common.holders(run).items())
         ),
         checkpoint=checkpoint,
+        witnesses=run.script.role("witness").minimum,
+        acknowledged_by=tuple(acknowledged.get("witness", ())),
     )
-    pdf = render_and_verify_summary_sheet(context, created=_sheet_date(run))
-    out = Path(run.params["papers_out"])
-    common.write_once(run, "paper.release", out / "summary.pdf", pdf, shard_id=0)
-    common.write_once(run, "media.write", out / "checkpoint.txt", checkpoint.encode(), shard_id=0)
-    return {"checkpoint_sha256": hashlib.sha256(checkpoint.encode("utf-8")).hexdigest()}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _the_set(run: CeremonyRun) -> tuple[CollectedShards, Polynomial, Commitments]:

@@ -26,6 +26,7 @@ _ROLE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
 _ACTION: Final = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*", re.ASCII)
 _TOP_KEYS: Final = {"format", "name", "title", "roles", "steps"}
 _STEP_KEYS: Final = {"id", "title", "say", "action", "acknowledge"}
+_OPTIONAL_STEP_KEYS: Final = {"action", "acknowledge_first"}
 MAX_SCRIPT_BYTES: Final = 256 * 1024
 
 
@@ -46,6 +47,8 @@ class Step:
     say: str
     action: str | None
     acknowledge: tuple[str, ...]
+    acknowledge_first: bool = False
+    """Ask for the acknowledgements before the action runs (it prints who gave them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,9 @@ def _roles(raw: object, source: str) -> tuple[Role, ...]:
 
 def _step(raw: object, index: int, source: str, roles: set[str], actions: Collection[str]) -> Step:
     where = f"step {index + 1}"
-    raw = _require_keys(raw, _STEP_KEYS - {"action"}, source, where, optional={"action"})
+    raw = _require_keys(
+        raw, _STEP_KEYS - _OPTIONAL_STEP_KEYS, source, where, optional=_OPTIONAL_STEP_KEYS
+    )
     action = raw.get("action")
     if action is not None and (
         not isinstance(action, str) or not _ACTION.fullmatch(action) or action not in actions
@@ -121,12 +126,16 @@ def _step(raw: object, index: int, source: str, roles: set[str], actions: Collec
         isinstance(r, str) and r in roles for r in acknowledge
     ):
         raise _error(source, f"{where} must be acknowledged by roles the script names")
+    first = raw.get("acknowledge_first", False)
+    if not isinstance(first, bool):
+        raise _error(source, f"{where} acknowledge_first is true or false")
     return Step(
         id=_text(raw["id"], source, f"{where} id", pattern=_ID),
         title=_text(raw["title"], source, f"{where} title"),
         say=_text(raw["say"], source, f"{where} say").strip(),
         action=action,
         acknowledge=tuple(acknowledge),
+        acknowledge_first=first,
     )
 
 

@@ -1,12 +1,16 @@
 """The people at a ceremony, as the engine sees them: on a terminal, or from an answers file.
 
 The terminal operator shows each step and asks who acknowledges it; the scripted one (for
-rehearsals and tests) takes the names from a TOML answers file:
+rehearsals and tests) takes the names from a TOML answers file, and what the people present
+would hand over (the last printed checkpoint: a file, or "none") from its [provide] table:
 
     [acknowledge]
     operator = ["Olivia Operator"]
     witness = ["Wes Witness", "Wanda Witness"]
     custodian = ["Carol Custodian"]
+
+    [provide]
+    checkpoint = "papers/checkpoint.txt"
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class ScriptedOperator:
             document = tomllib.loads(answers.read_text(encoding="utf-8"))
             names = document["acknowledge"]
             self.names = {str(k): tuple(str(n) for n in v) for k, v in names.items()}
+            self.provided = {str(k): str(v) for k, v in document.get("provide", {}).items()}
         except (
             OSError,
             UnicodeDecodeError,
@@ -81,7 +86,18 @@ class ScriptedOperator:
         warn(message)
 
     def obtain(self, request: Request) -> None:
+        provided = self.provided.get(request.kind)
+        if provided is not None and not request.path.exists():
+            _provide(request.path, provided)
         _require(request.path, request.what)
+
+
+def _provide(path: Path, provided: str) -> None:
+    from custody.atomicfile import write_file_atomic
+    from custody.shardfiles import read_small_regular_file
+
+    data = b"none\n" if provided == "none" else read_small_regular_file(Path(provided), 64 * 1024)
+    write_file_atomic(path, data)
 
 
 def _require(path: Path, what: str) -> None:

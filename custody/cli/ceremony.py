@@ -116,6 +116,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             shortcut.add_argument(
                 "--reissue", action="store_true", help="the key may already be in custody"
             )
+        shortcut.add_argument(
+            "--checkpoint",
+            metavar="FILE|none",
+            help="the last printed checkpoint (asked for when not given); none: never printed",
+        )
         _run_options(shortcut)
         shortcut.set_defaults(handler=run_shortcut, ceremony=name)
 
@@ -136,6 +141,8 @@ def run_shortcut(args: argparse.Namespace) -> int:
         for dest, *_ in _OPTIONS[args.ceremony]
         if getattr(args, dest)
     }
+    if args.checkpoint:
+        params["checkpoint"] = args.checkpoint
     if args.ceremony in ("intake", "reshare"):
         params["assign"] = " ".join(args.assign)
         if getattr(args, "reissue", False):

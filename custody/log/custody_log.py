@@ -72,6 +72,10 @@ class CustodyLog(LogReader):
         """Record that the intent's effect did not and will not happen."""
         return self._close_intent(intent, INTENT_ABANDON, abandon_payload(intent, reason))
 
+    def now(self) -> datetime:
+        """The log's clock: the time the next entry would carry."""
+        return self._now()
+
     def checkpoint(self) -> Checkpoint:
         """A checkpoint of the log as it is now, signed now."""
         head = self.head()

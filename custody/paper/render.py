@@ -61,12 +61,14 @@ def render_summary_sheet(context: SummarySheetContext, *, created: date) -> byte
     }
     codes = encode_chunks(context.checkpoint.encode("utf-8"), context.binding)
     blocks = [
+        *_unwitnessed(sheet, context),
         *_title(sheet, values),
         field(sheet.text("fields.ceremony"), context.ceremony_id),
         field(sheet.text("fields.date"), _day(created)),
         field(sheet.text("fields.threshold"), sheet.text("fields.threshold_value", **values)),
         field(sheet.text("fields.root_key"), context.root_fingerprint_short, font="mono", size=11),
         field(sheet.text("fields.root_key_full"), context.root_fingerprint, font="mono"),
+        *_software(sheet, context),
         *_section(sheet, "commitments", values),
         *mono_lines([f"C{i:<3}{c}" for i, c in enumerate(context.commitments)], size=9),
         *_section(sheet, "custodians", values),
@@ -75,9 +77,31 @@ def render_summary_sheet(context: SummarySheetContext, *, created: date) -> byte
         *mono_lines(checkpoint_lines(context.checkpoint), size=CHECKPOINT_SIZE),
         *qr_rows(codes, [f"checkpoint QR {i + 1} of {len(codes)}" for i in range(len(codes))]),
         *_section(sheet, "witnesses", values),
+        *_acknowledged(sheet, context),
         *signature_lines(_witness_labels(sheet, context.witnesses)),
     ]
     return write_sheet(blocks, title=sheet.text("pdf_title"), footer=sheet.text("footer", **values))
+
+
+def _software(sheet: SheetTemplate, context: SummarySheetContext) -> list[Block]:
+    return [field(sheet.text("fields.software"), context.software)] if context.software else []
+
+
+def _unwitnessed(sheet: SheetTemplate, context: SummarySheetContext) -> list[Block]:
+    """A checkpoint fewer witnesses acknowledged than the ceremony needs says so, first."""
+    if context.witnessed:
+        return []
+    return [
+        *heading(sheet.text("unwitnessed.heading"), size=16)[1:],
+        paragraph(sheet.text("unwitnessed.note", witnesses=context.witnesses), font="bold"),
+    ]
+
+
+def _acknowledged(sheet: SheetTemplate, context: SummarySheetContext) -> list[Block]:
+    if context.acknowledged_by is None:
+        return []
+    names = ", ".join(context.acknowledged_by) or sheet.text("witnesses.nobody")
+    return [field(sheet.text("witnesses.acknowledged"), names)]
 
 
 def checkpoint_lines(checkpoint: str) -> list[str]:

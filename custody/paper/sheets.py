@@ -89,6 +89,14 @@ class SummarySheetContext:
     checkpoint: str
     """The log checkpoint, an opaque multi-line text, printed verbatim and as QR codes."""
     witnesses: int = 2
+    acknowledged_by: tuple[str, ...] | None = None
+    """The witnesses who acknowledged the checkpoint at the appliance (None: not asked)."""
+    software: str = ""
+    """What ran: custody's version and the digest of its installed software."""
+
+    @property
+    def witnessed(self) -> bool:
+        return self.acknowledged_by is None or len(self.acknowledged_by) >= self.witnesses
 
     def __post_init__(self) -> None:
         QrBinding(self.ceremony_id, 0)

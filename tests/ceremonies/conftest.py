@@ -23,6 +23,9 @@ ANSWERS = """[acknowledge]
 operator = ["Olivia Operator"]
 witness = ["Wes Witness", "Wanda Witness"]
 custodian = ["Alice", "Bob", "Carol"]
+
+[provide]
+checkpoint = "none"
 """
 
 

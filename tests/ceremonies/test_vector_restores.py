@@ -47,7 +47,7 @@ def test_every_vector_set_restores_byte_for_byte(vector: str) -> None:
                 "from": str(stick), "threshold": str(threshold),
                 "assign": " ".join(f"{i}={f}" for i, f in enumerate(fingerprints, start=1)),
                 "media_out": str(root / "media"), "papers_out": str(root / "papers"),
-                "receipts": str(root / "receipts"), "date": "2026-12-01",
+                "receipts": str(root / "receipts"), "date": "2026-12-01", "checkpoint": "none",
             })  # fmt: skip
             presented = root / "presented"
             presented.mkdir()
@@ -55,7 +55,7 @@ def test_every_vector_set_restores_byte_for_byte(vector: str) -> None:
                 shutil.copy(packet, presented / packet.name)
             run_ceremony(home, log, ceremony_script("restore"), actions, operator, params={
                 "of": intake.ceremony_id, "packets": str(presented), "keyrings": str(keyrings),
-                "to": str(root / "restored"),
+                "to": str(root / "restored"), "checkpoint": str(root / "papers" / "checkpoint.txt"),
             })  # fmt: skip
         restored = _restored(root / "restored")
         assert len(restored) == threshold
