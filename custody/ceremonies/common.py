@@ -22,6 +22,7 @@ from custody.ceremonies.setrecord import SET_EVENT, read_record
 from custody.commitments import Commitments
 from custody.custodians import CustodianKey, Gpg, parse_fingerprint
 from custody.errors import VerificationError
+from custody.log import Intent
 from custody.media.errors import MediaWriteError
 from custody.shardfiles import read_small_regular_file
 from custody.spikedb import DbCheck, check_spike_db
@@ -171,12 +172,14 @@ def write_once(
     """Write `data` to `folder/name` exactly once across reruns; returns its SHA-256."""
     digest = hashlib.sha256(data).hexdigest()
     folder, target = target_file.parent, str(target_file)
-    for intent in run.log.dangling_intents():
-        if intent.ceremony_id == run.ceremony_id and intent.detail.get("path") == target:
-            _write_checked(target_file, data, digest)
-            run.log.complete(intent, {"sha256": digest, "settled": True})
-            return digest
-    if target in _completed_paths(run, effect):
+    writes = _writes(run)
+    dangling = writes.dangling.get(target)
+    if dangling is not None:
+        _write_checked(target_file, data, digest)
+        run.log.complete(dangling, {"sha256": digest, "settled": True})
+        writes.settled(run, effect, target)
+        return digest
+    if target in writes.completed.get(effect, set()):
         return digest
     make_private_directory(folder)
     detail = {"path": target, "sha256": digest, "shard": shard_id}
@@ -187,12 +190,55 @@ def write_once(
         run.operator.notice(f"'{effect}' to {target} is left open in the log: {error.message}")
         raise
     run.log.complete(intent, {"sha256": digest})
+    writes.settled(run, effect, target)
     return digest
+
+
+def is_done(run: CeremonyRun, effect: str, target_file: Path) -> bool:
+    """Whether this ceremony already confirmed writing `target_file` (a rerun skips it)."""
+    return str(target_file) in _writes(run).completed.get(effect, set())
+
+
+@dataclass
+class _Writes:
+    """This ceremony's writes as the log has them: open ones by path, done ones by effect.
+
+    Read from the log once and kept up to date by `write_once` itself, so an intake for
+    hundreds of custodians does not read the whole log again for every file it writes.
+    """
+
+    head: int
+    dangling: dict[str, Intent]
+    completed: dict[str, set[str]]
+
+    def settled(self, run: CeremonyRun, effect: str, target: str) -> None:
+        self.dangling.pop(target, None)
+        self.completed.setdefault(effect, set()).add(target)
+        self.head = _head_seq(run)
+
+
+def _writes(run: CeremonyRun) -> _Writes:
+    writes = run.memory.get("writes")
+    if isinstance(writes, _Writes) and writes.head == _head_seq(run):
+        return writes
+    dangling = {
+        str(intent.detail.get("path")): intent
+        for intent in run.log.dangling_intents()
+        if intent.ceremony_id == run.ceremony_id
+    }
+    writes = _Writes(_head_seq(run), dangling, _completed_paths(run))
+    run.memory["writes"] = writes
+    return writes
+
+
+def _head_seq(run: CeremonyRun) -> int:
+    head = run.log.head()
+    return 0 if head is None else head.seq
 
 
 def _write_checked(path: Path, data: bytes, digest: str) -> None:
     """Write and read back; a file already there must be exactly this one (a crash's leftover)."""
-    from custody.media.verified_write import write_verified
+    from custody.media.verified_write import remove_leftover, write_verified
 
     if path.exists():
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
@@ -201,18 +247,20 @@ def _write_checked(path: Path, data: bytes, digest: str) -> None:
                 kind="output-differs",
                 hint="Move that file aside (it is not custody's) and run the ceremony again.",
             )
+        remove_leftover(path.parent, path.name)  # a kill between the rename and the clean-up
         return
     write_verified(path.parent, path.name, data)
 
 
-def _completed_paths(run: CeremonyRun, effect: str) -> set[str]:
-    begun: dict[int, str] = {}
-    done: set[str] = set()
+def _completed_paths(run: CeremonyRun) -> dict[str, set[str]]:
+    begun: dict[int, tuple[str, str]] = {}
+    done: dict[str, set[str]] = {}
     for entry in run.entries():
-        if entry.event == "intent.begin" and entry.payload.get("effect") == effect:
+        if entry.event == "intent.begin":
             detail = entry.payload.get("detail")
             if isinstance(detail, dict):
-                begun[entry.seq] = str(detail.get("path"))
+                begun[entry.seq] = (str(entry.payload.get("effect")), str(detail.get("path")))
         elif entry.event == "intent.complete" and entry.payload.get("intent") in begun:
-            done.add(begun[int(str(entry.payload["intent"]))])
+            effect, path = begun[int(str(entry.payload["intent"]))]
+            done.setdefault(effect, set()).add(path)
     return done

@@ -33,8 +33,8 @@ from custody.shardfiles import ShardFile
 from custody.shards import CollectedShards
 
 if TYPE_CHECKING:
-    from custody.log import Checkpoint
-    from custody.paper.sheets import SummarySheetContext
+    from custody.log import Checkpoint, Intent
+    from custody.paper.sheets import CustodianSheetContext, SummarySheetContext
 
 
 def actions() -> dict[str, Action]:
@@ -85,7 +85,10 @@ def manifest(run: CeremonyRun) -> Mapping[str, object]:
     }
     target = Path(run.params["papers_out"]) / "manifest.json"
     written = common.write_once(run, "media.write", target, common.json_bytes(document), shard_id=0)
-    run.log.append("intake.manifest", {**document, "sha256": written}, ceremony_id=run.ceremony_id)
+    if not run.entries("intake.manifest"):  # a crash may have followed it, before the step
+        run.log.append(
+            "intake.manifest", {**document, "sha256": written}, ceremony_id=run.ceremony_id
+        )
     return {"manifest_sha256": written}
 
 
@@ -143,15 +146,28 @@ def write_media(run: CeremonyRun) -> Mapping[str, object]:
 
 
 def release_sheets(run: CeremonyRun) -> Mapping[str, object]:
-    from custody.paper.selftest import render_and_verify_custodian_sheet
+    from custody.paper.selftest import render_and_verify_custodian_sheets
+
+    holders = common.holders(run)
+    targets = {shard_id: _papers(run) / f"sheet-shard-{shard_id}.pdf" for shard_id in holders}
+    pending = [i for i in holders if not common.is_done(run, "paper.release", targets[i])]
+    contexts = _sheet_contexts(run, holders)
+    sheets = [(contexts[i], _packet_payload(run, i)) for i in pending]
+    pdfs = render_and_verify_custodian_sheets(sheets, created=_sheet_date(run))
+    for shard_id, pdf in zip(pending, pdfs, strict=True):
+        common.write_once(run, "paper.release", targets[shard_id], pdf, shard_id=shard_id)
+    return {"sheets": len(holders)}
+
+
+def _sheet_contexts(
+    run: CeremonyRun, holders: Mapping[int, str]
+) -> dict[int, CustodianSheetContext]:
     from custody.paper.sheets import CustodianSheetContext
 
     commitments = common.recorded_set(run)
     names = common.custodian_names(run)
-    created = _sheet_date(run)
-    for shard_id, custodian in common.holders(run).items():
-        packet = parse_packet(common.packet_file(run, shard_id).read_bytes())
-        context = CustodianSheetContext(
+    return {
+        shard_id: CustodianSheetContext(
             ceremony_id=run.ceremony_id,
             shard_id=shard_id,
             custodian_name=names.get(custodian, custodian),
@@ -160,17 +176,12 @@ def release_sheets(run: CeremonyRun) -> Mapping[str, object]:
             shard_count=len(commitments.ids),
             root_fingerprint_short=commitments.fingerprint.short,
         )
-        pdf = render_and_verify_custodian_sheet(
-            context, encode_packet(packet, armor=False), created=created
-        )
-        common.write_once(
-            run,
-            "paper.release",
-            _papers(run) / f"sheet-shard-{shard_id}.pdf",
-            pdf,
-            shard_id=shard_id,
-        )
-    return {"sheets": len(common.holders(run))}
+        for shard_id, custodian in holders.items()
+    }
+
+
+def _packet_payload(run: CeremonyRun, shard_id: int) -> bytes:
+    return encode_packet(parse_packet(common.packet_file(run, shard_id).read_bytes()), armor=False)
 
 
 def receipts(run: CeremonyRun) -> Mapping[str, object]:
@@ -215,23 +226,58 @@ def receipts(run: CeremonyRun) -> Mapping[str, object]:
 
 
 def wipe(run: CeremonyRun) -> Mapping[str, object]:
+    """The intake files of this set overwritten and deleted, under one intent across reruns.
+
+    A wipe a crash interrupted is finished under the intent that announced it, and a file
+    that intent named is wiped even if it no longer reads as a shard: the crash may have
+    come after it was overwritten, before it was deleted.
+    """
     from custody.media.wipe import find_shard_files, wipe_shard_files
 
+    confirmed = _wipe_confirmed(run)
+    if confirmed is not None:  # a crash followed the wipe's completion, before the step
+        return confirmed
     commitments = common.recorded_set(run)
     folder = Path(run.params["from"])
     names, _ = find_shard_files(folder)
-    intent = run.log.intent(
+    begun = _wipe_begun(run)
+    announced = _announced_files(begun)
+    intent = begun or run.log.intent(
         "media.wipe", {"folder": str(folder), "files": list(names)}, ceremony_id=run.ceremony_id
     )
-    result = wipe_shard_files(folder, names, lambda name, data: _is_of(commitments, name, data))
-    run.log.complete(
-        intent,
-        {
-            "wiped": [{"name": w.name, "sha256": w.sha256} for w in result.wiped],
-            "left_alone": [{"name": x.name, "reason": x.reason} for x in result.left_alone],
-        },
+    result = wipe_shard_files(
+        folder, names, lambda name, data: name in announced or _is_of(commitments, name, data)
     )
-    return {"wiped": len(result.wiped), "left_alone": len(result.left_alone)}
+    summary = {
+        "wiped": [{"name": w.name, "sha256": w.sha256} for w in result.wiped],
+        "left_alone": [{"name": x.name, "reason": x.reason} for x in result.left_alone],
+    }
+    run.log.complete(intent, summary)
+    return {key: len(value) for key, value in summary.items()}
+
+
+def _announced_files(intent: Intent | None) -> set[str]:
+    files = intent.detail.get("files") if intent else None
+    return {str(name) for name in files} if isinstance(files, list) else set()
+
+
+def _wipe_confirmed(run: CeremonyRun) -> Mapping[str, object] | None:
+    for entry in run.entries("intent.complete"):
+        result = entry.payload.get("result")
+        if entry.payload.get("effect") == "media.wipe" and isinstance(result, dict):
+            return {key: len(value) for key, value in result.items() if isinstance(value, list)}
+    return None
+
+
+def _wipe_begun(run: CeremonyRun) -> Intent | None:
+    return next(
+        (
+            intent
+            for intent in run.log.dangling_intents()
+            if intent.ceremony_id == run.ceremony_id and intent.effect == "media.wipe"
+        ),
+        None,
+    )
 
 
 def close(run: CeremonyRun) -> Mapping[str, object]:

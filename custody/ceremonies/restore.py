@@ -98,14 +98,12 @@ def _shard_from_packet(
             )
     except CustodyError as error:
         run.operator.notice(f"{name}: refused, not counted: {error.message}")
-        run.log.append(
-            "restore.refused", {"file": name, "kind": error.kind}, ceremony_id=run.ceremony_id
-        )
+        _record_once(run, "restore.refused", {"file": name, "kind": error.kind})
         return None
-    run.log.append(
+    _record_once(
+        run,
         "restore.shard",
         {"file": name, "shard": shard.id, "custodian": record.holders[shard.id]},
-        ceremony_id=run.ceremony_id,
     )
     return shard
 
@@ -175,10 +173,10 @@ def emit(run: CeremonyRun) -> Mapping[str, object]:
 
 def record_drill(run: CeremonyRun) -> Mapping[str, object]:
     record = _record(run)
-    run.log.append(
+    _record_once(
+        run,
         "drill.passed",
         {"of": record.ceremony_id, "fingerprint_short": record.commitments.fingerprint.short},
-        ceremony_id=run.ceremony_id,
     )
     return {"drill": "passed"}
 
@@ -191,12 +189,23 @@ def checkin(run: CeremonyRun) -> Mapping[str, object]:
     assert presented.data is not None
     shard = _open_one(run, record, presented.data, presented.name)
     custodian = record.holders[shard.id]
-    run.log.append(
+    _record_once(
+        run,
         "custody.checkin",
         {"of": record.ceremony_id, "shard": shard.id, "custodian": custodian},
-        ceremony_id=run.ceremony_id,
     )
     return {"shard": shard.id, "custodian": custodian}
+
+
+def _record_once(run: CeremonyRun, event: str, payload: Mapping[str, object]) -> None:
+    """Append `event` unless this ceremony already recorded exactly it.
+
+    Shards live only in memory, so a run resumed after a crash opens the packets again, both
+    when it repeats an unrecorded step and when a later step needs the shards; what it finds
+    is then already in the log, and recording it twice would count one shard twice.
+    """
+    if all(dict(entry.payload) != payload for entry in run.entries(event)):
+        run.log.append(event, payload, ceremony_id=run.ceremony_id)
 
 
 def _record(run: CeremonyRun) -> CustodyRecord:

@@ -50,7 +50,7 @@ def write_verified(folder: Path, name: str, data: bytes, *, mode: int = 0o600) -
         raise ValueError("output names are plain, visible ASCII file names")
     expected = hashlib.sha256(data).hexdigest()
     target = folder / name
-    temporary = f".{name}.custody-tmp"
+    temporary = _temporary_name(name)
     try:
         with open_folder(folder) as folder_fd:
             try:
@@ -74,6 +74,17 @@ def write_verified(folder: Path, name: str, data: bytes, *, mode: int = 0o600) -
             hint="The medium is failing or was removed too early; use another one.",
         )
     return WrittenFile(path=target, size=len(data), sha256=expected)
+
+
+def remove_leftover(folder: Path, name: str) -> None:
+    """Remove the temporary name a write of `name` killed after its rename may have left."""
+    with open_folder(folder) as folder_fd, contextlib.suppress(FileNotFoundError):
+        os.unlink(_temporary_name(name), dir_fd=folder_fd)
+        os.fsync(folder_fd)
+
+
+def _temporary_name(name: str) -> str:
+    return f".{name}.custody-tmp"
 
 
 def _write_temporary(folder_fd: int, name: str, data: bytes, mode: int) -> None:

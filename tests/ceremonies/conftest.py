@@ -156,3 +156,80 @@ def present(app: Appliance, ceremony: str, shards: list[int]) -> Path:
         if int(packet.stem.rsplit("-", 1)[1]) in shards:
             shutil.copy(packet, folder / packet.name)
     return folder
+
+
+CRASH_AT = "CUSTODY_TEST_CRASH_AT"
+"""`after:N`: custody kills itself with SIGKILL right after its N-th log commit returns;
+`before:N`: right before it begins its N-th (after N-1 commits and whatever followed them);
+`moved:N`: right after its N-th verified write put a file in place, before it removed the
+temporary name or read the file back."""
+
+_CRASHING_CUSTODY = """
+import os, signal, sys
+from contextlib import contextmanager
+from custody.log.store import LogStore
+from custody.media import verified_write
+
+where, _, number = os.environ["CUSTODY_TEST_CRASH_AT"].partition(":")
+at, counts = int(number), {"before": 0, "after": 0, "moved": 0}
+transaction, move_into_place = LogStore.transaction, verified_write._move_into_place
+
+def crash_at(event):
+    counts[event] += 1
+    if where == event and counts[event] == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+@contextmanager
+def crashing_transaction(self):
+    crash_at("before")
+    with transaction(self):
+        yield
+    crash_at("after")
+
+def crashing_move(*args):
+    move_into_place(*args)
+    crash_at("moved")
+
+LogStore.transaction = crashing_transaction
+verified_write._move_into_place = crashing_move
+from custody.cli import main
+sys.argv[0] = "custody"
+sys.exit(main())
+"""
+
+
+def custody_crashing(
+    crash_at: str, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run custody in a process that kill -9s itself where `crash_at` says (see CRASH_AT);
+    its returncode is then -SIGKILL. Every commit of the log goes through
+    `LogStore.transaction`, so a kill there lands exactly between two durable entries."""
+    return subprocess.run(
+        [sys.executable, "-c", _CRASHING_CUSTODY, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, CRASH_AT: crash_at},
+    )
+
+
+def log_size(app: Appliance) -> int:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{app.home / 'log.sqlite'}?mode=ro", uri=True) as db:
+        size: int = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+    return size
+
+
+def make_appliance() -> Appliance:
+    """What the `appliance` fixture yields, for a fixture of wider scope; the caller removes
+    it (`kill_agents(app.root)`, then the folder)."""
+    root = Path(tempfile.mkdtemp(prefix="ce", dir="/tmp"))
+    init_home(root / "h")
+    fingerprints = make_custodians(root / "k")
+    with load_appliance(root / "h").open_log() as log:
+        enrol_and_challenge(root / "h", log, root / "k", fingerprints)
+    shutil.copytree(SAMPLE / "recover", root / "stick")
+    (root / "answers.toml").write_text(ANSWERS)
+    return Appliance(root, root / "h", root / "k", fingerprints, root / "answers.toml")

@@ -1,23 +1,17 @@
-"""Intake, check-in, drill and restore end to end through the installed CLI, crashes included."""
+"""Intake, check-in, drill and restore end to end through the installed CLI; crashes: test_crash."""
 
 from __future__ import annotations
 
-import json
 import shutil
-from collections import Counter
 
 from custody.appliance import load_appliance
 from tests.ceremonies.conftest import (
-    CUSTODY,
     SAMPLE,
     Appliance,
     custody,
     entries,
-    intake_id,
-    killed,
     present,
     run_intake_to_the_end,
-    sign_pending_receipts,
 )
 
 
@@ -99,36 +93,6 @@ def test_an_inconsistent_set_and_a_second_intake_of_one_key_are_refused(
     again = custody(*appliance.intake_args())
     assert again.returncode == 1 and "already in custody" in again.stderr, again.stderr
     assert ceremony in again.stderr
-
-
-def test_kill_9_during_intake_resumes_without_duplicates(appliance: Appliance) -> None:
-    log_path = appliance.home / "log.sqlite"
-    start = len(entries(appliance))
-    kills = 0
-    for extra in (2, 5, 9, 14, 20, 27, 33, 38):
-        ceremony = intake_id(appliance)
-        resume = ["--resume", ceremony] if ceremony else []
-        if killed(
-            [CUSTODY, *appliance.intake_args(), *resume],
-            start + extra,
-            log_path,
-        ):
-            kills += 1
-            assert custody("log", "verify", "--home", str(appliance.home)).returncode == 0
-        sign_pending_receipts(appliance)
-    ceremony = run_intake_to_the_end(appliance)
-    assert kills >= 4
-    assert custody("log", "verify", "--home", str(appliance.home)).returncode == 0
-    recorded = entries(appliance)
-    steps = Counter(p["step"] for ev, c, p in recorded if ev == "ceremony.step" and c == ceremony)
-    assert set(steps.values()) == {1}, steps
-    written = Counter(
-        json.dumps(p["detail"]) for ev, c, p in recorded if ev == "intent.begin" and c == ceremony
-    )
-    completed = [p for ev, c, p in recorded if ev == "intent.complete" and c == ceremony]
-    assert len(completed) == len(written), "every write is confirmed exactly once"
-    assert len(list((appliance.root / "media").glob("*/*.asc"))) == 3
-    assert not list((appliance.root / "media").glob("*/.*tmp"))
 
 
 def test_reissue_hands_a_shard_to_a_new_custodian_and_voids_the_old_packet(
