@@ -77,7 +77,7 @@ def measure(count: int) -> None:
             "from": str(root / "stick"), "threshold": "3",
             "assign": " ".join(f"{i}={f}" for i, f in enumerate(fingerprints, start=1)),
             "media_out": str(root / "media"), "papers_out": str(root / "papers"),
-            "receipts": str(root / "receipts"), "date": "2026-12-01",
+            "receipts": str(root / "receipts"), "date": "2026-12-01", "checkpoint": "none",
         }  # fmt: skip
         started = time.perf_counter()
         run_ceremony(home, log, ceremony_script("intake"), all_actions(), operator, params=params)

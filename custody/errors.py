@@ -22,6 +22,18 @@ class CustodyError(Exception):
         self.kind = kind
         self.hint = hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only fields do not survive Exception's default pickling; a worker process
+        # (the sheets' self-test) hands its errors back whole this way.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[CustodyError], message: str, fields: dict[str, object]) -> CustodyError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
+
 
 class VerificationError(CustodyError):
     """Something was checked and did not hold: a shard, a set, a key, a signature, the log."""

@@ -10,6 +10,7 @@ PaperSelfTestError, and `render_and_verify_*` never return a PDF that failed.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -37,6 +38,31 @@ def render_and_verify_custodian_sheet(
     pdf = render_custodian_sheet(context, packet, created=created)
     verify_custodian_sheet(pdf, context, packet, dpi=dpi)
     return pdf
+
+
+def render_and_verify_custodian_sheets(
+    sheets: Sequence[tuple[CustodianSheetContext, bytes]], *, created: date
+) -> list[bytes]:
+    """Each (context, packet) rendered and self-tested, on every processor the machine has.
+
+    Rendering (QR mask selection) and the self-test are CPU-bound Python, so an intake for
+    many custodians spreads them over worker processes; each returns its PDF or its error.
+    The workers are forked: they share the parent's memory copy-on-write and write nothing.
+    """
+    workers = min(len(sheets), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        return [_render_and_verify(item, created) for item in sheets]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(partial(_render_and_verify, created=created), sheets))
+
+
+def _render_and_verify(sheet: tuple[CustodianSheetContext, bytes], created: date) -> bytes:
+    return render_and_verify_custodian_sheet(sheet[0], sheet[1], created=created)
 
 
 def render_and_verify_summary_sheet(
