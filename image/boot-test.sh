@@ -9,7 +9,7 @@
 #   1. wait for custody's prompt `custody> ` on the serial console (the boot time);
 #   2. type `status`: the home must be the persistent medium (or, with --no-home, the shell
 #      must warn that it is in RAM), the only network interface `lo`, no swap, core dumps
-#      piped to /bin/false, USBGuard active;
+#      piped to /bin/false, USBGuard active, `custody selfcheck` passed;
 #   3. type `media list`: the USB stick (an ext4 image labelled SHARDS on an emulated xHCI
 #      bus, beside a USB keyboard) must be listed, so USBGuard let it through;
 #   4. type `rehearse` and wait for `rehearsal passed` (--no-rehearse skips it);
@@ -126,7 +126,8 @@ fi
 grep -q 'network interfaces: lo $' <<<"$status_text" || fail "network interfaces besides lo"
 grep -q 'swap: 0 device(s); core dumps: |/bin/false' <<<"$status_text" || fail "swap or cores"
 grep -q 'usbguard: active' <<<"$status_text" || fail "usbguard is not active"
-say "status ok: $(grep -o 'custody [0-9][^ ]*' <<<"$status_text" | head -1), home, lo only, no swap, no cores, usbguard"
+grep -q 'self-check: passed' <<<"$status_text" || fail "custody selfcheck did not pass"
+say "status ok: $(grep -o 'custody [0-9][^ ]*' <<<"$status_text" | head -1), home, lo only, no swap, no cores, usbguard, self-check"
 
 type_line 'media list'
 wait_for 'custody> ' 120

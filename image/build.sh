@@ -7,7 +7,8 @@
 #
 #   --out DIR      where the publishable results go (default image/out): the ISO, its
 #                  SHA256SUMS, the root filesystem's digest and per-file manifest, the package
-#                  list with versions, the venv's wheel list, build-info.txt
+#                  list with versions, the venv's wheel list and software manifest,
+#                  build-info.txt
 #   --work DIR     scratch space (default image/work); the root filesystem stays in
 #                  DIR/rootfs for image/check-rootfs.sh
 #   --commit REV   build custody from this commit (default HEAD); SOURCE_DATE_EPOCH is its
@@ -177,6 +178,12 @@ publish_rootfs_facts() {
     chroot "$rootfs" /opt/custody/bin/python -c \
         'import importlib.metadata as m; print("\n".join(sorted(f"{d.name}=={d.version}" for d in m.distributions())))' \
         >"$out/wheels.txt"
+    # What custody prints on checkpoints as its software digest (docs/spec/software-manifest.md
+    # §4), published so witnesses can compare; and the manifest it checks itself against.
+    # No bytecode written: the root filesystem's digest is already taken.
+    SOFTWARE_DIGEST="$(chroot "$rootfs" /usr/bin/env PYTHONDONTWRITEBYTECODE=1 /opt/custody/bin/python \
+        -c 'from custody.software import software_digest; print(software_digest())')"
+    cp "$rootfs/usr/lib/custody/software-manifest.json" "$out/software-manifest.json"
     if [ "$update_lock" -eq 1 ]; then
         {
             echo "# Debian packages of the appliance's root filesystem, exact versions (amd64)."
@@ -269,6 +276,7 @@ iso bytes: $iso_bytes
 rootfs digest (sha256 of rootfs-manifest.txt): $ROOTFS_DIGEST
 rootfs size: ${rootfs_mb} MiB ($(wc -l <"$out/rootfs-manifest.txt") entries)
 packages: $(wc -l <"$out/packages.txt") (lines differing from packages.lock: $drift)
+software digest (custody selfcheck, checkpoints): $SOFTWARE_DIGEST
 build seconds: rootfs $((t1 - t0)), total $((t2 - t0))
 EOF
     cat "$out/build-info.txt" >&2

@@ -95,6 +95,8 @@ core_sysctl() {
         && grep -qx 'fs.suid_dumpable = 0' "$root/etc/sysctl.d/90-custody.conf"
 }
 check core-sysctl "kernel.core_pattern=|/bin/false, fs.suid_dumpable=0" core_sysctl
+check ptrace-scope "kernel.yama.ptrace_scope=3: no process may ptrace another" \
+    grep -qx 'kernel.yama.ptrace_scope = 3' "$root/etc/sysctl.d/90-custody.conf"
 check core-limits "limits.conf: hard core 0 for everyone" \
     grep -Eq '^\*[[:space:]]+hard[[:space:]]+core[[:space:]]+0$' "$root/etc/security/limits.d/90-custody-nocore.conf"
 core_systemd() {
@@ -138,6 +140,24 @@ done
 check packages "gnupg, scdaemon, pcscd, cups, a printer driver, poppler-utils, zbar-tools, fonts${tools_missing:+; missing:$tools_missing}" \
     test -z "$tools_missing"
 
+# --- software and printing -----------------------------------------------------------------
+manifest="$root/usr/lib/custody/software-manifest.json"
+software_manifest() { [ -s "$manifest" ] && grep -q '"format": "custody-software-manifest/1"' "$manifest"; }
+check software-manifest "/usr/lib/custody/software-manifest.json, the hashes custody's self-check compares the venv with" \
+    software_manifest
+cupsd_conf="$root/etc/cups/cupsd.conf"
+cups_hardened() {
+    local line
+    for line in 'PreserveJobFiles No' 'PreserveJobHistory No' 'ErrorPolicy stop-printer' \
+        'Listen /run/cups/cups.sock' 'Browsing No' 'WebInterface No' 'DefaultAuthType Basic'; do
+        grep -qx "$line" "$cupsd_conf" || return 1
+    done
+    # The socket is the only way in: no TCP port, no other Listen line.
+    [ "$(grep -Eic '^[[:space:]]*(Listen|Port|SSLListen|SSLPort)[[:space:]]' "$cupsd_conf")" -eq 1 ]
+}
+check cups-hardened "cupsd.conf: the local socket only, no web interface, no job files or history kept, a failing printer stops" \
+    cups_hardened
+
 # --- inside the chroot ---------------------------------------------------------------------
 mounted=()
 unmount_all() {
@@ -176,11 +196,22 @@ rehearsal="$(run_in custody rehearse 2>&1 || true)"
 check custody-rehearse "custody rehearse in the chroot: $(grep -c '^  ok ' <<<"$rehearsal") steps ok" \
     grep -q '^rehearsal passed' <<<"$rehearsal"
 [ "$failures" -eq 0 ] || grep -q '^rehearsal passed' <<<"$rehearsal" || printf '%s\n' "$rehearsal" | tail -5 >&2
+# Only the software line counts here: the other checks describe the build host (its swap,
+# its /proc), not the image.
+selfcheck="$(run_in custody selfcheck 2>/dev/null || true)"
+software_line="$(grep -E '^(ok|FAIL|warn) +software: ' <<<"$selfcheck" | head -3 || true)"
+check custody-software "custody selfcheck in the chroot: ${software_line:-no software line}" \
+    grep -q '^ok   software: ' <<<"$software_line"
 gpg_version="$(run_in gpg --version 2>/dev/null | head -1 || true)"
 check gpg "$gpg_version" grep -q '^gpg (GnuPG) 2' <<<"$gpg_version"
 check scdaemon "scdaemon and pcscd binaries" test -x "$root/usr/lib/gnupg/scdaemon" -a -x "$root/usr/sbin/pcscd"
-cups_ok() { run_in cupsd -t >/dev/null 2>&1 && grep -qx 'Browsing No' "$root/etc/cups/cupsd.conf"; }
-check cups "cupsd accepts its configuration, Browsing off" cups_ok
+# cupsd -t only warns about a directive it does not know (and ignores it): none may be left.
+cups_ok() {
+    local said
+    said="$(run_in cupsd -t 2>&1)" && ! grep -qi 'unknown directive' <<<"$said" \
+        && grep -qx 'Browsing No' "$root/etc/cups/cupsd.conf"
+}
+check cups "cupsd accepts its configuration (every directive known), Browsing off" cups_ok
 paper_tools() { run_in pdftoppm -v >/dev/null 2>&1 && run_in zbarimg --version >/dev/null 2>&1; }
 check paper-tools "pdftoppm, zbarimg" paper_tools
 unmount_all

@@ -39,6 +39,12 @@ rm -rf "$root/tmp/custody-wheels"
 in_root /opt/custody/bin/python -m compileall -q --invalidation-mode unchecked-hash \
     /opt/custody/lib/python3.11/site-packages >/dev/null
 ln -sf /opt/custody/bin/custody "$root/usr/local/bin/custody"
+# The software manifest (docs/spec/software-manifest.md): every installed file's sha256, as
+# the wheels' RECORD files give it, and the bytecode compiled just above (which Python loads
+# unchecked). custody's host self-check compares the installation with it at run time and
+# fails closed on any difference; writing it refuses an installation that already differs.
+install -d -m 0755 "$root/usr/lib/custody"
+in_root /opt/custody/bin/custody selfcheck --write-manifest /usr/lib/custody/software-manifest.json >&2
 # Where the CUSTODY-HOME medium is mounted (see /etc/fstab); root's only.
 install -d -m 0700 "$root/var/lib/custody"
 
@@ -69,8 +75,8 @@ in_root systemctl set-default --quiet multi-user.target
 # systemd would activate swap partitions it finds on a GPT disk: no generator, no swap.
 mkdir -p "$root/etc/systemd/system-generators"
 ln -sf /dev/null "$root/etc/systemd/system-generators/systemd-gpt-auto-generator"
-# CUPS: local queues only, no browsing for network printers.
-sed -i 's/^Browsing .*/Browsing No/' "$root/etc/cups/cupsd.conf"
+# CUPS: overlay/etc/cups/cupsd.conf replaces Debian's: the local socket only, no browsing,
+# no web interface, no job files or history kept, a failing printer stops.
 # USBGuard: the policy in rules.conf; devices present at boot go through it too, anything no
 # rule matches is blocked.
 sed -i -e 's/^ImplicitPolicyTarget=.*/ImplicitPolicyTarget=block/' \

@@ -1,20 +1,26 @@
-"""`custody init` and `custody status`: create the appliance home, and show where it all is."""
+"""`custody init`, `custody status` and `custody selfcheck`: create the appliance home, show
+where it all is, and check that this host is safe for secrets."""
 
 from __future__ import annotations
 
 import argparse
 
-from custody.cli._common import common_options, json_option
+from custody.cli._common import common_options, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
 
 TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from custody.appliance import Appliance
     from custody.ceremonies.drills import DrillStatus
+    from custody.hostcheck import Finding
 
 COMMANDS = {
     "init": "create the appliance home: signing key, log and config",
     "status": "show the home, the appliance key and the log's size and head",
+    "selfcheck": "check that this host is safe for secrets: no swap, no core files, the "
+    "image's software",
 }
 
 
@@ -25,6 +31,34 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = commands.add_parser("status", parents=[common_options()], help=COMMANDS["status"])
     json_option(status)
     status.set_defaults(handler=run_status)
+    _register_selfcheck(commands)
+
+
+def _register_selfcheck(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    selfcheck = commands.add_parser(
+        "selfcheck",
+        help=COMMANDS["selfcheck"],
+        description="Harden this process, then check the host: swap, dumpability, core "
+        "limit, ptrace scope, hibernation, and the installed software against the image's "
+        "software manifest. Exit 0 when no fatal check fails, 4 otherwise.",
+    )
+    json_option(selfcheck)
+    which = selfcheck.add_mutually_exclusive_group()
+    which.add_argument(
+        "--software-manifest",
+        metavar="PATH",
+        type=path_argument,
+        help="the software manifest to check against (default: $CUSTODY_SOFTWARE_MANIFEST, "
+        "else /usr/lib/custody/software-manifest.json)",
+    )
+    which.add_argument(
+        "--write-manifest",
+        metavar="PATH",
+        type=path_argument,
+        help="for the image build: write the software manifest of this installation to PATH "
+        "instead of checking",
+    )
+    selfcheck.set_defaults(handler=run_selfcheck)
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -117,3 +151,67 @@ def _show_drills(drills: tuple[DrillStatus, ...]) -> None:
             warn(
                 f"a drill of {drill.fingerprint_short} is due: custody drill --of {drill.intake_id}"
             )
+
+
+def run_selfcheck(args: argparse.Namespace) -> int:
+    from custody import __version__
+    from custody.hostcheck import check_host, harden_process, require_safe_host
+    from custody.software import software_digest
+
+    if args.write_manifest is not None:
+        return _write_manifest(args.write_manifest, json=args.json)
+    harden_process()
+    report = check_host(software_manifest=args.software_manifest)
+    digest = software_digest()
+    if args.json:
+        emit_json(
+            {
+                "safe": report.is_safe,
+                "findings": [_finding_json(f) for f in report.findings],
+                "software_digest": digest,
+                "custody": __version__,
+            }
+        )
+    else:
+        emit_lines(
+            *(_finding_line(f) for f in report.findings),
+            f"software digest {digest} (custody {__version__})",
+        )
+    require_safe_host(report)
+    return 0
+
+
+def _write_manifest(path: Path, *, json: bool) -> int:
+    from custody.software import software_digest, write_software_manifest
+
+    manifest = write_software_manifest(path)
+    digest = software_digest()
+    if json:
+        emit_json(
+            {
+                "manifest": str(path),
+                "distributions": len(manifest.distributions),
+                "files": manifest.file_count,
+                "software_digest": digest,
+            }
+        )
+    else:
+        emit_lines(
+            f"wrote the software manifest {path}: {len(manifest.distributions)} "
+            f"distributions, {manifest.file_count} files; software digest {digest}"
+        )
+    return 0
+
+
+def _finding_line(finding: Finding) -> str:
+    status = "ok" if finding.ok else "FAIL" if finding.fatal else "warn"
+    return f"{status:<4} {finding.name}: {finding.detail}"
+
+
+def _finding_json(finding: Finding) -> dict[str, object]:
+    return {
+        "name": finding.name,
+        "ok": finding.ok,
+        "fatal": finding.fatal,
+        "detail": finding.detail,
+    }
