@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from custody.ceremonies import common
 from custody.ceremonies.engine import Action, CeremonyError, CeremonyRun, Request
-from custody.ceremonies.opening import ISSUED_EVENT
+from custody.ceremonies.opening import ISSUED_EVENT, software_of
 from custody.ceremonies.setrecord import PACKET_EVENT, SET_EVENT, commitments_digest, set_payload
 from custody.commitments import Commitments, commit, verify_shard
 from custody.errors import CustodyError
@@ -340,6 +340,7 @@ def _summary_context(run: CeremonyRun, checkpoint: str) -> SummarySheetContext:
         checkpoint=checkpoint,
         witnesses=run.script.role("witness").minimum,
         acknowledged_by=tuple(acknowledged.get("witness", ())),
+        software=software_of(run),
     )
 
 

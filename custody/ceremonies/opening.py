@@ -13,8 +13,12 @@ is the later of the clock and the latest time already in the log, and a clock be
 log, far ahead of it, or a date the operator gives that disagrees with it is shown as a
 warning and recorded with both values.
 
+First of all the host is checked (custody.hostcheck): swap, core files, a dumpable process
+or installed software that differs from the image's manifest stop the ceremony before any
+secret is read, and the software digest is recorded, and printed on the summary sheet.
+
 Parameters: `checkpoint` (optional: a checkpoint file, or `none`; asked for when absent),
-`date` (optional: the operator's date, YYYY-MM-DD).
+`date` (optional: the operator's date, YYYY-MM-DD), `unsafe_host` (`accept`: rehearsals only).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ def actions() -> dict[str, Action]:
 
 
 def verify_log(run: CeremonyRun) -> Mapping[str, object]:
+    host = _check_host(run)
     source, checkpoint = _outside_checkpoint(run)
     report = run.log.verify([(source, checkpoint)] if checkpoint else [])
-    result: dict[str, object] = {"entries": report.size, **_clock(run)}
+    result: dict[str, object] = {"entries": report.size, **host, **_clock(run)}
     if checkpoint is None:
         run.operator.notice(
             "no checkpoint from outside was given: a rollback of this appliance's disk to an "
@@ -54,6 +59,39 @@ def verify_log(run: CeremonyRun) -> Mapping[str, object]:
         result["checkpoint"] = {"size": checkpoint.size, "time": checkpoint.time}
         _notice_older_checkpoint(run, checkpoint)
     return result
+
+
+def _check_host(run: CeremonyRun) -> dict[str, object]:
+    """Swap, core files, a dumpable process, altered software: refuse, or go on recorded.
+
+    Only a rehearsal (throwaway keys, sample data) goes on when a check fails: its
+    `unsafe_host=accept` is in the ceremony's start entry, and the failures in this step.
+    """
+    from custody.hostcheck import check_host, harden_process, require_safe_host
+    from custody.software import software_digest
+
+    harden_process()
+    report = check_host()
+    failed = [f"{f.name}: {f.detail}" for f in report.failures]
+    if failed and run.params.get("unsafe_host") == "accept":
+        run.operator.notice("this host is not safe for secrets, accepted: " + "; ".join(failed))
+    else:
+        require_safe_host(report)
+    for finding in report.findings:
+        if not finding.ok and not finding.fatal:
+            run.operator.notice(f"{finding.name}: {finding.detail}")
+    digest = software_digest()
+    run.memory["software"] = digest
+    return {"software": digest, **({"unsafe_host": failed} if failed else {})}
+
+
+def software_of(run: CeremonyRun) -> str:
+    """What custody ran as, for the sheets: its version and its software digest."""
+    from custody import __version__
+    from custody.software import software_digest
+
+    digest = run.memory.get("software") or software_digest()
+    return f"custody {__version__}, software digest {digest}"
 
 
 def effective_now(run: CeremonyRun) -> datetime:

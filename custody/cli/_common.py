@@ -26,6 +26,13 @@ def json_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def harden() -> None:
+    """For commands that hold secrets: no core file, not readable by other processes."""
+    from custody.hostcheck import harden_process
+
+    harden_process()
+
+
 def path_argument(text: str) -> Path:
     """argparse `type=` for paths, importing pathlib only once a command runs."""
     from pathlib import Path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from custody.cli._common import common_options, path_argument
+from custody.cli._common import common_options, harden, path_argument
 from custody.cli._output import emit_lines
 
 TYPE_CHECKING = False  # typing is not imported on the start-up path; mypy reads this as True
@@ -172,6 +172,7 @@ def _run(args: argparse.Namespace, script_path: Path, params: dict[str, str]) ->
     from custody.ceremonies.script import load_script
     from custody.cli._operators import ScriptedOperator, TerminalOperator
 
+    harden()
     actions = all_actions()
     script = load_script(script_path, actions)
     operator = ScriptedOperator(args.answers) if args.answers else TerminalOperator()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from custody.cli._common import common_options, json_option, path_argument
+from custody.cli._common import common_options, harden, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
 from custody.errors import BadInputError, PacketMismatchError, VerificationError
 
@@ -251,6 +251,8 @@ def _report_seal(
 def run_open(args: argparse.Namespace) -> int:
     from custody.cli.custodian import load_home, load_verified_roster, read_input
     from custody.formats.packet import MAX_PACKET_BYTES
+
+    harden()
 
     packet_file = read_input(args.file, MAX_PACKET_BYTES)
     appliance = load_home(args)

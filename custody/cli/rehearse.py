@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from custody.cli._common import common_options, path_argument
+from custody.cli._common import common_options, harden, path_argument
 from custody.cli._output import emit_lines
 
 COMMANDS = {"rehearse": "run the full rehearsal on sample data"}
@@ -25,6 +25,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> int:
     from custody.rehearsal import prepare_output_folder, run_rehearsal
+
+    harden()
 
     out = prepare_output_folder(args.out)
     emit_lines(f"custody rehearsal in {out}")

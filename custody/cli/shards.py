@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from custody.cli._common import common_options, json_option, path_argument
+from custody.cli._common import common_options, harden, json_option, path_argument
 from custody.cli._output import emit_json, emit_lines, warn
 from custody.errors import InconsistentSetError, ShardSetError, VerificationError
 
@@ -272,6 +272,7 @@ def run_commit(args: argparse.Namespace) -> int:
     from custody.formats.commitments import encode_commitments
     from custody.shamir import fit_polynomial
 
+    harden()
     collected = _load(args.paths)
     polynomial = fit_polynomial(collected.shards, args.threshold)
     commitments = commit(polynomial, collected.ids)
@@ -359,6 +360,8 @@ def run_split(args: argparse.Namespace) -> int:
     from custody.commitments import commit
     from custody.formats.spike import parse_root_key_text
     from custody.shamir import split
+
+    harden()
     from custody.shardfiles import read_small_regular_file, write_shard_files
 
     if args.key_file is not None:

@@ -23,6 +23,7 @@ from custody.ceremonies.engine import run_ceremony
 from custody.ceremonies.rehearsal import RehearsalOperator, ceremony_script
 from custody.errors import CustodyError
 from tests.ceremonies.conftest import (
+    CUSTODY,
     SAMPLE,
     Appliance,
     custody,
@@ -187,3 +188,28 @@ def test_the_opening_is_refused_for_an_unreadable_checkpoint_path(appliance: App
         from custody.ceremonies.opening import _read_checkpoint
 
         _read_checkpoint(Path(appliance.root / "missing.txt"))
+
+
+def test_g10_h05_software_that_differs_from_the_manifest_stops_the_intake_first(
+    appliance: Appliance,
+) -> None:
+    import json
+    import os
+    import subprocess
+
+    manifest = appliance.root / "software-manifest.json"
+    written = custody("selfcheck", "--write-manifest", str(manifest))
+    assert written.returncode == 0, written.stderr
+    document = json.loads(manifest.read_text())
+    victim = next(d for d in document["distributions"] if d["name"] == "segno")
+    victim["version"] = "0.0.1"
+    manifest.write_text(json.dumps(document))
+    result = subprocess.run(
+        [CUSTODY, *appliance.intake_args()], capture_output=True, text=True, check=False,
+        env={**os.environ, "CUSTODY_SOFTWARE_MANIFEST": str(manifest)},
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "not safe for secrets" in result.stderr and "segno" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (appliance.root / "media").exists() and not (appliance.root / "papers").exists()
+    assert sorted(p.name for p in appliance.intake_folder.iterdir()) != []
