@@ -48,18 +48,12 @@ Order matters:
 
 def actions() -> dict[str, Action]:
     return {
-        "restore.verify-log": verify_log,
         "restore.collect": collect,
         "restore.combine": combine_and_check,
         "restore.emit": emit,
         "drill.record": record_drill,
         "checkin.verify": checkin,
     }
-
-
-def verify_log(run: CeremonyRun) -> Mapping[str, object]:
-    report = run.log.verify()
-    return {"entries": report.size}
 
 
 def collect(run: CeremonyRun) -> Mapping[str, object]:
