@@ -19,7 +19,7 @@ JSON: TypeAlias = bool | int | str | list["JSON"] | dict[str, "JSON"] | None
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 MAX_DEPTH: Final = 8
-MAX_PAYLOAD_BYTES: Final = 16_384
+MAX_PAYLOAD_BYTES: Final = 262_144
 FORBIDDEN_KEYS: Final = frozenset(
     {"secret", "seed", "private_key", "root_key", "shard_value", "passphrase", "password"}
 )

@@ -23,7 +23,7 @@ ENTRY_VERSION: Final = 1
 HASH_DOMAIN: Final = b"custody-log-entry-hash/1\x00"
 SIG_DOMAIN: Final = b"custody-log-entry-sig/1\x00"
 ZERO_HASH: Final = bytes(32)
-MAX_LINE_BYTES: Final = 65_536
+MAX_LINE_BYTES: Final = 524_288
 BODY_KEYS: Final = frozenset({"ceremony", "event", "payload", "prev", "seq", "time", "v"})
 
 EVENT_TYPE: Final = re.compile(r"(?=.{3,64}\Z)[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+", re.ASCII)
