@@ -1,9 +1,11 @@
 """The intake ceremony for 5, 50 and 255 custodians, beside its floor, and the whole rehearsal.
 
-The floor is what no intake can avoid: one bare `gpg --encrypt` per custodian and one sheet
-render per custodian. The ceremony also seals headers, writes and reads back every file,
-self-tests every sheet (rasterise and decode), and verifies every custodian's receipt; the
-custodians' own signing time is shown apart, since it is theirs, not the appliance's.
+The floor is what no intake can avoid: one bare `gpg --encrypt` per custodian, to their key
+in the appliance's keyring (which holds every enrolled custodian, as it must), and one sheet
+render per custodian, one after the other. The ceremony also seals headers, writes and reads
+back every file, self-tests every sheet (rasterise and decode; sheets are rendered and
+self-tested on every processor), and verifies every custodian's receipt; the custodians' own
+signing time is shown apart, since it is theirs, not the appliance's.
 Run: .venv/bin/python bench/bench_intake.py [--custodians 5 50 255] [--rehearsal]
 """
 
@@ -44,10 +46,10 @@ class TimedOperator(RehearsalOperator):
         self.signing += time.perf_counter() - started
 
 
-def floor_seconds(keyrings: Path, fingerprints: list[str], root: Path) -> float:
+def floor_seconds(gnupg: Path, fingerprints: list[str], root: Path) -> float:
     started = time.perf_counter()
     for number, fingerprint in enumerate(fingerprints, start=1):
-        home = keyrings / fingerprint[-16:].lower()
+        home = gnupg
         subprocess.run(
             ["gpg", "--homedir", str(home), "--batch", "--yes", "--trust-model", "always",
              "-e", "-r", fingerprint, "-o", str(root / f"floor-{number}.gpg")],
@@ -82,7 +84,7 @@ def measure(count: int) -> None:
         started = time.perf_counter()
         run_ceremony(home, log, ceremony_script("intake"), all_actions(), operator, params=params)
         total = time.perf_counter() - started
-    floor = floor_seconds(keyrings, fingerprints, root)
+    floor = floor_seconds(home / "gnupg", fingerprints, root)
     appliance = total - operator.signing
     print(
         f"{count:>4} custodians: intake {total:7.1f} s "
@@ -90,6 +92,15 @@ def measure(count: int) -> None:
         f"{appliance / count * 1000:5.0f} ms each); floor {floor:6.1f} s; "
         f"appliance/floor {appliance / floor:4.2f}x"
     )
+    _clean_up(root)
+
+
+def _clean_up(root: Path) -> None:
+    import shutil
+
+    for agent in root.rglob("S.gpg-agent"):
+        subprocess.run(["gpgconf", "--homedir", str(agent.parent), "--kill", "all"], check=False)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -91,7 +91,9 @@ class CustodyLog(LogReader):
     def _close_intent(self, intent: Intent, event: str, payload: Mapping[str, object]) -> Entry:
         with self._store.transaction():
             # Checked inside the write transaction, so two closers cannot both succeed.
-            if not self._tracked_intents().is_open(intent):
+            # Only entries from the intent on can close it: a ceremony writing hundreds of
+            # files checks a few entries per file, not the whole log each time.
+            if not self._tracked_intents(since=intent.seq).is_open(intent):
                 raise ValueError(f"intent {intent.seq} is not open")
             return self._append_in_transaction(event, payload, intent.ceremony_id)
 

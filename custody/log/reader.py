@@ -79,9 +79,9 @@ class LogReader:
         """Intents with no completion or abandonment: effects a crash may have cut short."""
         return self._tracked_intents().dangling
 
-    def _tracked_intents(self) -> IntentTracker:
+    def _tracked_intents(self, since: int = 1) -> IntentTracker:
         tracker = IntentTracker()
-        for record in self._store.intent_records():
+        for record in self._store.intent_records(since):
             tracker.observe(self._checked(record))
         return tracker
 

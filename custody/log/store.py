@@ -71,9 +71,12 @@ class LogStore:
     def ceremony_records(self, ceremony_id: str) -> Iterator[Record]:
         return self.records(where="WHERE ceremony = ? ORDER BY seq", args=(ceremony_id,))
 
-    def intent_records(self) -> Iterator[Record]:
+    def intent_records(self, since: int = 1) -> Iterator[Record]:
+        """The intent entries from entry `since` on (an intent is closed only after it begins)."""
         # The same condition as the partial index, so that SQLite reads only the index.
-        return self.records(where=f"WHERE event IN ({_INTENTS}) ORDER BY seq")
+        return self.records(
+            where=f"WHERE event IN ({_INTENTS}) AND seq >= ? ORDER BY seq", args=(since,)
+        )
 
     def last_record(self) -> Record | None:
         """The newest row; an empty log has none."""
