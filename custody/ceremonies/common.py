@@ -113,18 +113,24 @@ def assignable_keys(
     from datetime import timedelta
 
     from custody.ceremonies.opening import effective_now
-    from custody.custodians import load_custodian_key
+    from custody.custodians import load_custodian_keys
     from custody.custodians.roster import load_roster, verify_assignable
 
     roster = load_roster(run.log.entries())
-    now = effective_now(run)
-    keys = {}
+    by_horizon: dict[int, list[str]] = {}
     for fingerprint in fingerprints:
         verify_assignable(roster, fingerprint)
         custodian = roster.select(fingerprint)
-        horizon = timedelta(days=custodian.horizon_days)
-        keys[fingerprint] = load_custodian_key(gpg, custodian.fingerprint, now=now, horizon=horizon)
-    return keys
+        by_horizon.setdefault(custodian.horizon_days, []).append(custodian.fingerprint)
+    # One listing of the keyring per horizon, not per custodian: it holds every custodian.
+    now = effective_now(run)
+    keys: dict[str, CustodianKey] = {}
+    for days, group in by_horizon.items():
+        found = load_custodian_keys(gpg, tuple(group), now=now, horizon=timedelta(days=days))
+        keys.update(zip(group, found, strict=True))
+    return {
+        fingerprint: keys[roster.select(fingerprint).fingerprint] for fingerprint in fingerprints
+    }
 
 
 def custodian_names(run: CeremonyRun) -> dict[str, str]:
