@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from custody.errors import StateError
+from custody.formats.strictjson import loads_strict
 
 FORMAT: Final = "custody-software-manifest/1"
 MAX_BYTES: Final = 32 << 20
@@ -96,9 +97,7 @@ def parse_software_manifest(data: bytes, *, source: str) -> SoftwareManifest:
     if len(data) > MAX_BYTES:
         raise _error(source, f"is larger than {MAX_BYTES} bytes")
     try:
-        document = json.loads(
-            data.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_repeats
-        )
+        document = loads_strict(data.decode("utf-8"))
     except RecursionError:
         raise _error(source, "is not valid JSON (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as error:
@@ -158,18 +157,6 @@ def _text(value: object, pattern: re.Pattern[str], source: str, what: str) -> st
 
 def _is_path(value: object) -> bool:
     return isinstance(value, str) and _PATH.fullmatch(value) is not None
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # JSON readers disagree on which of two equal keys wins: a repeated key could hide a hash.
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("a key is repeated")
-    return document
 
 
 def _error(source: str, problem: str) -> SoftwareManifestError:
