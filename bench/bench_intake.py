@@ -104,6 +104,9 @@ def _clean_up(root: Path) -> None:
 
 
 def main() -> None:
+    from custody.hostcheck import harden_process
+
+    harden_process()  # as the CLI does before any ceremony
     parser = argparse.ArgumentParser()
     parser.add_argument("--custodians", type=int, nargs="*", default=[5, 50])
     parser.add_argument("--rehearsal", action="store_true", help="also time `custody rehearse`")

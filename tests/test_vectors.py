@@ -112,6 +112,15 @@ def test_the_leading_zero_key_keeps_its_width() -> None:
     assert key.to_bytes(32, "big").hex() == vector.root_key_hex
 
 
+@pytest.fixture(autouse=True)
+def process_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`shards combine` hardens its process; here that process is the whole test run, whose
+    core-file tests need it unhardened. The installed command's runs below do harden."""
+    import custody.cli.shards
+
+    monkeypatch.setattr(custody.cli.shards, "harden", lambda: None)
+
+
 def cli_combine(vector: VectorSet, ids: tuple[int, ...], capsys: pytest.CaptureFixture[str]) -> str:
     argv = ["shards", "combine", *(str(vector.file(i)) for i in ids)]
     assert main([*argv, "--threshold", str(vector.threshold), "--reveal-key", "--json"]) == 0

@@ -67,10 +67,11 @@ def _check_host(run: CeremonyRun) -> dict[str, object]:
     Only a rehearsal (throwaway keys, sample data) goes on when a check fails: its
     `unsafe_host=accept` is in the ceremony's start entry, and the failures in this step.
     """
-    from custody.hostcheck import check_host, harden_process, require_safe_host
+    from custody.hostcheck import check_host, require_safe_host
     from custody.software import software_digest
 
-    harden_process()
+    # The CLI hardens its process before any ceremony (custody.cli._common.harden); a program
+    # running ceremonies in-process must do the same, or this check refuses it.
     report = check_host()
     failed = [f"{f.name}: {f.detail}" for f in report.failures]
     if failed and run.params.get("unsafe_host") == "accept":

@@ -46,6 +46,7 @@ def test_h02_an_unwitnessed_checkpoint_is_marked_and_the_ceremony_not_finished(
         "assign": " ".join(f"{i}={f}" for i, f in enumerate(appliance.fingerprints, start=1)),
         "media_out": str(appliance.root / "media"), "papers_out": str(papers),
         "receipts": str(appliance.root / "receipts"), "checkpoint": "none",
+        "unsafe_host": "accept",  # this test process is not hardened
     }  # fmt: skip
     script = ceremony_script("intake")
     short = OneWitnessAtTheClose(appliance.keyrings, lambda line: None)

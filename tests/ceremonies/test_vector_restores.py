@@ -48,6 +48,7 @@ def test_every_vector_set_restores_byte_for_byte(vector: str) -> None:
                 "assign": " ".join(f"{i}={f}" for i, f in enumerate(fingerprints, start=1)),
                 "media_out": str(root / "media"), "papers_out": str(root / "papers"),
                 "receipts": str(root / "receipts"), "date": "2026-12-01", "checkpoint": "none",
+                "unsafe_host": "accept",  # this test process is not hardened
             })  # fmt: skip
             presented = root / "presented"
             presented.mkdir()
@@ -56,6 +57,7 @@ def test_every_vector_set_restores_byte_for_byte(vector: str) -> None:
             run_ceremony(home, log, ceremony_script("restore"), actions, operator, params={
                 "of": intake.ceremony_id, "packets": str(presented), "keyrings": str(keyrings),
                 "to": str(root / "restored"), "checkpoint": str(root / "papers" / "checkpoint.txt"),
+                "unsafe_host": "accept",
             })  # fmt: skip
         restored = _restored(root / "restored")
         assert len(restored) == threshold
