@@ -49,16 +49,22 @@ def render_and_verify_custodian_sheets(
     many custodians spreads them over worker processes; each returns its PDF or its error.
     The workers are forked: they share the parent's memory copy-on-write and write nothing.
     """
-    workers = min(len(sheets), len(os.sched_getaffinity(0)))
+    if not sheets:
+        return []
+    # The first sheet is done here: fonts, pdfium and the decoder are then loaded once, in
+    # this process, and every worker forked after it starts warm.
+    first = _render_and_verify(sheets[0], created)
+    rest = sheets[1:]
+    workers = min(len(rest), len(os.sched_getaffinity(0)))
     if workers <= 1:
-        return [_render_and_verify(item, created) for item in sheets]
+        return [first, *(_render_and_verify(item, created) for item in rest)]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(partial(_render_and_verify, created=created), sheets))
+        return [first, *pool.map(partial(_render_and_verify, created=created), rest)]
 
 
 def _render_and_verify(sheet: tuple[CustodianSheetContext, bytes], created: date) -> bytes:
