@@ -104,10 +104,10 @@ def effective_now(run: CeremonyRun) -> datetime:
 
 def _outside_checkpoint(run: CeremonyRun) -> tuple[str, Checkpoint | None]:
     given = run.params.get("checkpoint")
+    if given == NO_CHECKPOINT:
+        return given, None
     if given:
         path = Path(given)
-        if given == NO_CHECKPOINT:
-            return given, None
     else:
         path = common.work_folder(run) / "outside-checkpoint.txt"
         run.operator.obtain(

@@ -14,7 +14,7 @@ from typing import Any, Final
 from custody import curve
 from custody.commitments import Commitments
 from custody.errors import CommitmentsError
-from custody.formats.strictjson import loads_strict
+from custody.formats.strictjson import decode_strict
 from custody.shards import MAX_SHARD_ID
 
 FORMAT: Final = "custody-commitments"
@@ -44,11 +44,8 @@ def parse_commitments(data: bytes, *, source: str) -> Commitments:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise _error(source, f"is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        document = loads_strict(data.decode("utf-8"))
-    except RecursionError:
-        # Deep nesting exhausts the decoder's stack; no commitments document nests deeply.
-        raise _error(source, "is not valid JSON (nested too deeply)") from None
-    except (UnicodeDecodeError, ValueError) as error:
+        document = decode_strict(data)
+    except ValueError as error:
         raise _error(source, f"is not valid JSON ({error})") from None
     if not isinstance(document, dict) or set(document) not in (_KEYS, _KEYS_WITH_SHORT):
         raise _error(source, f"must be a JSON object with exactly the keys {sorted(_KEYS)}")

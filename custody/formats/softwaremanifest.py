@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from custody.errors import StateError
-from custody.formats.strictjson import loads_strict
+from custody.formats.strictjson import decode_strict
 
 FORMAT: Final = "custody-software-manifest/1"
 MAX_BYTES: Final = 32 << 20
@@ -97,10 +97,8 @@ def parse_software_manifest(data: bytes, *, source: str) -> SoftwareManifest:
     if len(data) > MAX_BYTES:
         raise _error(source, f"is larger than {MAX_BYTES} bytes")
     try:
-        document = loads_strict(data.decode("utf-8"))
-    except RecursionError:
-        raise _error(source, "is not valid JSON (nested too deeply)") from None
-    except (UnicodeDecodeError, ValueError) as error:
+        document = decode_strict(data)
+    except ValueError as error:
         raise _error(source, f"is not valid JSON ({error})") from None
     document = _object(document, _TOP_KEYS, source, "the manifest")
     if document["format"] != FORMAT:

@@ -16,6 +16,15 @@ def loads_strict(text: str) -> Any:
     return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_repeats)
 
 
+def decode_strict(data: bytes) -> Any:
+    """The UTF-8 document in `data`; ValueError saying what is wrong when it is not one."""
+    try:
+        return loads_strict(data.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+    except RecursionError:
+        # Deep nesting exhausts the decoder's stack; no custody document nests deeply.
+        raise ValueError("nested too deeply") from None
+
+
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
